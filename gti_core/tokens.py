@@ -1,0 +1,67 @@
+"""Tasks and tokens (spec section 7): the green ratio each task's tokens carry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Columns of a task-energy table: one row per task, site and slice.
+TASK_ENERGY_COLUMNS = ("task_id", "site", "time", "it_mwh", "tokens_in", "tokens_out")
+
+
+def task_green_ratios(task_energy: pd.DataFrame, slice_ratios: pd.DataFrame) -> pd.DataFrame:
+    """``R_task`` for every task, with idle IT energy shared within each slice.
+
+    The white paper prints ``sum[w_i / (W * R_dc_i)]``, a typo that can exceed 1 and divides by
+    zero at ``R_dc = 0``; the spec (section 7) uses the energy-weighted mean
+    ``R_task(k) = sum_{s,t} e_k(s,t) * R_dc(s,t) / sum_{s,t} e_k(s,t)``, which this computes.
+    IT energy no task claims (idle servers) is shared among the slice's tasks in proportion to
+    their energy, so ``e_k(s,t)`` here is the task's metered energy times
+    ``it(s,t) / sum_k e_k(s,t)``.
+
+    Parameters
+    ----------
+    task_energy : pandas.DataFrame
+        Columns :data:`TASK_ENERGY_COLUMNS`: IT energy [MWh] and tokens [count] per task and slice.
+    slice_ratios : pandas.DataFrame
+        Columns ``site``, ``time``, ``it_mwh`` [MWh] and ``r_dc`` [fraction] per site and slice.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per task: ``task_id``, ``tokens_in``, ``tokens_out``, ``it_mwh`` (metered task
+        energy) [MWh], ``it_with_idle_mwh`` [MWh] and ``r_task`` [fraction].
+    """
+    missing = [c for c in TASK_ENERGY_COLUMNS if c not in task_energy.columns]
+    if missing:
+        raise ValueError(f"task table: column {missing[0]!r} is missing")
+    te = task_energy.merge(
+        slice_ratios[["site", "time", "it_mwh", "r_dc"]].rename(columns={"it_mwh": "slice_it_mwh"}),
+        on=["site", "time"],
+        how="left",
+        validate="many_to_one",
+    )
+    if te["r_dc"].isna().any():
+        row = te[te["r_dc"].isna()].iloc[0]
+        raise ValueError(
+            f"task {row['task_id']!r}: no meter row for site {row['site']!r} at {row['time']}"
+        )
+    claimed = te.groupby(["site", "time"], sort=False)["it_mwh"].transform("sum").to_numpy()
+    share = np.divide(te["slice_it_mwh"].to_numpy(), claimed, out=np.ones(len(te)),
+                      where=claimed > 0)
+    te["it_with_idle_mwh"] = te["it_mwh"].to_numpy() * share
+    te["weighted"] = te["it_with_idle_mwh"] * te["r_dc"]
+    per_task = te.groupby("task_id", sort=False)[
+        ["tokens_in", "tokens_out", "it_mwh", "it_with_idle_mwh", "weighted"]
+    ].sum()
+    e = per_task["it_with_idle_mwh"].to_numpy()
+    per_task["r_task"] = np.divide(per_task["weighted"].to_numpy(), e, out=np.zeros(len(e)),
+                                   where=e > 0)
+    return per_task.drop(columns="weighted").reset_index()
+
+
+def token_gti(tasks: pd.DataFrame) -> float:
+    """``GTI_token = sum_k E_k * R_task(k) / sum_k E_k`` over tasks [fraction] (spec section 7)."""
+    e = tasks["it_with_idle_mwh"].to_numpy()
+    total = e.sum()
+    return float((e * tasks["r_task"].to_numpy()).sum() / total) if total > 0 else 0.0

@@ -1,0 +1,107 @@
+"""Workloads: interactive inference with a daily and weekly pattern, and deferrable batch jobs.
+
+Interactive rate per slice (generated tokens per second):
+``peak * weekly(t) * (low + (1 - low) * (1 + cos(2 pi (h - h_peak) / 24)) / 2) * noise`` with
+``h`` the local hour at the slice midpoint, ``low`` the night-to-peak ratio, ``weekly`` 1 on
+weekdays and ``weekend_factor`` on Saturday and Sunday, and seeded log-normal noise with unit mean.
+Prompt tokens are generated tokens times ``input_tokens_per_output_token``; the default 5.47 is the
+ratio of the Azure LLM inference trace 2023, conversation service (22,361,870 context tokens over
+4,088,665 generated tokens in 19,366 requests; Patel et al., "Splitwise", ISCA 2024, CC-BY 4.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def local_hours(index: pd.DatetimeIndex, utc_offset_h: float, slice_minutes: int) -> np.ndarray:
+    """Local standard time of each slice midpoint, in hours since the first local midnight [h]."""
+    mid = index + pd.Timedelta(minutes=slice_minutes / 2) + pd.Timedelta(hours=utc_offset_h)
+    return (mid - mid[0].normalize()).total_seconds().to_numpy() / 3600.0
+
+
+def interactive_output_tokens(index: pd.DatetimeIndex, cfg, utc_offset_h: float,
+                              slice_minutes: int) -> np.ndarray:
+    """Generated tokens of the interactive stream in each slice [tokens].
+
+    Parameters
+    ----------
+    index : pandas.DatetimeIndex
+        Slice starts (UTC).
+    cfg : twin.scenario.InteractiveConfig
+        Peak rate, daily low, peak hour, weekend factor, noise and seed.
+    utc_offset_h : float
+        Local standard time minus UTC [h].
+    slice_minutes : int
+        Slice length [min].
+
+    Returns
+    -------
+    numpy.ndarray
+        Generated tokens per slice (whole numbers) [tokens].
+    """
+    hours = local_hours(index, utc_offset_h, slice_minutes)
+    hod = np.mod(hours, 24.0)
+    daily = cfg.night_to_peak_ratio + (1.0 - cfg.night_to_peak_ratio) * 0.5 * (
+        1.0 + np.cos(2.0 * np.pi * (hod - cfg.peak_local_hour) / 24.0))
+    local = index + pd.Timedelta(hours=utc_offset_h)
+    weekly = np.where(local.dayofweek >= 5, cfg.weekend_factor, 1.0)
+    rng = np.random.default_rng(cfg.seed)
+    sigma = cfg.noise_sigma
+    noise = rng.lognormal(mean=-0.5 * sigma**2, sigma=sigma, size=len(index)) if sigma else 1.0
+    rate = cfg.peak_output_tokens_per_s * daily * weekly * noise
+    return np.round(rate * slice_minutes * 60.0)
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """A deferrable batch inference job.
+
+    Attributes
+    ----------
+    job_id : str
+    release_slice, deadline_slice : int
+        First slice it may run in; the slice by whose start it must be done.
+    tokens_in, tokens_out : float
+        Prompt and generated tokens [tokens].
+    """
+
+    job_id: str
+    release_slice: int
+    deadline_slice: int
+    tokens_in: float
+    tokens_out: float
+
+
+def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
+                     utc_offset_h: float, slice_minutes: int, site: str) -> list[BatchJob]:
+    """One batch job per local day, sized as a share of that day's interactive output tokens.
+
+    A job is released at ``release_local_hour`` each day (the first day's job is released at the
+    first slice at or after that hour), carries ``share_of_interactive`` times the interactive
+    generated tokens of the 24 h after its release, and must finish ``deadline_h`` later (deadlines
+    past the horizon are clipped to its end).
+    """
+    per_day = int(round(1440 / slice_minutes))
+    hours = local_hours(index, utc_offset_h, slice_minutes) - slice_minutes / 120.0
+    release = np.flatnonzero(np.isclose(np.mod(hours, 24.0), cfg.release_local_hour))
+    cum = np.concatenate(([0.0], np.cumsum(interactive_out)))
+    n = len(index)
+    deadline_slices = int(round(cfg.deadline_h * 60 / slice_minutes))
+    jobs = []
+    for k, r in enumerate(release):
+        window_end = min(r + per_day, n)
+        tokens_out = float(np.round(cfg.share_of_interactive * (cum[window_end] - cum[r])))
+        if tokens_out <= 0:
+            continue
+        jobs.append(BatchJob(
+            job_id=f"{site}-batch-{k:04d}",
+            release_slice=int(r),
+            deadline_slice=int(min(r + deadline_slices, n)),
+            tokens_in=float(np.round(tokens_out * cfg.input_tokens_per_output_token)),
+            tokens_out=tokens_out,
+        ))
+    return jobs

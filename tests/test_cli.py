@@ -1,0 +1,91 @@
+"""The command line as a user meets it: exit codes, messages, and no partial results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import yaml
+
+from gti_core.meters import METER_COLUMNS
+from tests.conftest import ROOT, SCENARIOS
+
+
+def aidc(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "twin.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def short_scenario(tmp_path, days=2, **battery):
+    raw = yaml.safe_load((SCENARIOS / "western_hub.yaml").read_text())
+    raw["horizon_days"] = days
+    raw["sites"][0]["battery"].update(battery)
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_missing_scenario_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    r = aidc("run", "scenarios/does-not-exist.yaml", "--out", tmp_path / "out")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "error: scenarios/does-not-exist.yaml: scenario file not found"]
+    assert not (tmp_path / "out").exists()
+    assert not (ROOT / "results" / "does-not-exist").exists()
+
+
+def test_negative_battery_exits_2_naming_the_field(tmp_path):
+    path = short_scenario(tmp_path, energy_mwh=-5)
+    r = aidc("run", path, "--out", tmp_path / "out")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "sites[0].battery.energy_mwh = -5" in lines[0]
+    assert list(tmp_path.iterdir()) == [path]  # no results folder, no temporary folder
+
+
+def test_unknown_strategy_exits_2(tmp_path):
+    r = aidc("run", short_scenario(tmp_path), "--strategy", "psychic", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "--strategy = 'psychic'" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_writes_the_files_and_verify_recomputes_them(tmp_path):
+    out = tmp_path / "run"
+    r = aidc("run", short_scenario(tmp_path), "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "GTI time-slice" in r.stdout and "GTI aggregate" in r.stdout
+    meters = pd.read_parquet(out / "meters.parquet")
+    assert list(meters.columns) == list(METER_COLUMNS)
+    assert len(meters) == 2 * 96
+    tasks = pd.read_parquet(out / "tasks.parquet")
+    for col in ("site", "start", "end", "tokens_in", "tokens_out", "it_mwh", "r_task"):
+        assert col in tasks.columns
+    summary = json.loads((out / "summary.json").read_text())
+    acc = summary["accounting"]
+    assert {"alpha", "allocation", "storage_rule", "charge_efficiency", "discharge_efficiency",
+            "self_discharge_per_slice"} <= set(acc)
+    gti = summary["sites"]["campus"]["gti"]
+    assert 0.0 <= gti["gti_slice"] <= gti["gti_aggregate"] <= 1.0
+    for key in ("cost_total", "grid_import_mwh", "grid_export_mwh", "curtailed_mwh", "it_mwh",
+                "tokens_in", "tokens_out"):
+        assert key in summary["kpis"]
+    assert all(lab["method"] in ("slice", "aggregate") and "alpha" in lab and "allocation" in lab
+               for lab in summary["levels"]["month"])
+    v = aidc("verify", out)
+    assert v.returncode == 0, v.stderr
+
+
+def test_verify_catches_a_tampered_meter_file(tmp_path):
+    out = tmp_path / "run"
+    assert aidc("run", short_scenario(tmp_path, days=1), "--out", out).returncode == 0
+    meters = pd.read_parquet(out / "meters.parquet")
+    # Turn 1 MWh of grid import into PV in one slice: the balance still closes, GTI rises.
+    i = int(meters["grid_import_mwh"].to_numpy().argmax())
+    meters.loc[i, "grid_import_mwh"] -= 1.0
+    meters.loc[i, "pv_mwh"] += 1.0
+    meters.to_parquet(out / "meters.parquet", index=False)
+    r = aidc("verify", out)
+    assert r.returncode == 1 and "mismatch: gti_slice at campus" in r.stderr

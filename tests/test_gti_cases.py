@@ -1,0 +1,149 @@
+"""Hand-computed GTI cases from shared/spec/GTI_ACCOUNTING.md; every number is derived in a comment.
+
+Tolerance: GTI values are compared to 1e-12 (exact arithmetic on a few slices).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gti_core.rating import gti_level
+from gti_core.score import AccountingParams, score_site
+from gti_core.sources import check_alpha, default_alpha
+from gti_core.storage import StorageParams
+from gti_core.tokens import task_green_ratios, token_gti
+from tests.conftest import meter_table
+
+TOL = 1e-12
+
+
+def score(rows, alpha=0.45, allocation="it_first", storage=None, retained=True):
+    params = AccountingParams(alpha=alpha, allocation=allocation,
+                              storage=storage or StorageParams(), export_retained=retained)
+    return score_site(meter_table(rows), params)
+
+
+def test_all_green():
+    # pv 10 covers it 8 + cooling 1.5 + aux 0.5. G_in = 10, g_it = 8, g_nonit = 2.
+    # slice: 8/8 = 1. aggregate: min(1, (8 + 2)/8) = 1.
+    s = score([{"pv_mwh": 10, "it_mwh": 8, "cooling_mwh": 1.5, "aux_mwh": 0.5}])
+    assert s.gti_slice == pytest.approx(1.0, abs=TOL)
+    assert s.gti_aggregate == pytest.approx(1.0, abs=TOL)
+    assert s.slices["g_nonit"].iloc[0] == pytest.approx(2.0, abs=TOL)
+
+
+def test_grid_only_with_alpha():
+    # import 10 at grid_share 0.6, alpha 0.45: G_in = 0.45*0.6*10 = 2.7, all to IT (it = 8).
+    # slice = aggregate = 2.7/8 = 0.3375 -> level 1.
+    s = score([{"grid_import_mwh": 10, "grid_share": 0.6, "it_mwh": 8, "cooling_mwh": 2}])
+    assert s.gti_slice == pytest.approx(0.3375, abs=TOL)
+    assert s.gti_aggregate == pytest.approx(0.3375, abs=TOL)
+    assert gti_level(s.gti_slice) == 1
+
+
+def test_battery_charged_green_then_discharged():
+    # eta_c = eta_d = 0.9, empty store.
+    # slice 1: pv 20, it 8, charge 12 -> g_it 8, g_charge 12, green pool 0.9*12 = 10.8.
+    # slice 2: discharge 8.1 draws 9 from a pool that is all green -> green out 8.1;
+    #          it 8, cooling 0.1: g_it 8, g_nonit 0.1.
+    # slice = (8 + 8)/16 = 1; green pool left 10.8 - 9 = 1.8.
+    st = StorageParams(charge_efficiency=0.9, discharge_efficiency=0.9)
+    s = score([{"pv_mwh": 20, "it_mwh": 8, "bess_charge_mwh": 12},
+               {"bess_discharge_mwh": 8.1, "it_mwh": 8, "cooling_mwh": 0.1}], storage=st)
+    assert s.slices["green_out_mwh"].iloc[1] == pytest.approx(8.1, abs=TOL)
+    assert s.slices["soc_green_mwh"].iloc[1] == pytest.approx(1.8, abs=1e-12)
+    assert s.gti_slice == pytest.approx(1.0, abs=TOL)
+
+
+def test_battery_with_grey_initial_content_pooled_vs_fifo():
+    # As above but the store starts with 9 MWh of grey energy (spec: grey unless said).
+    # after slice 1: green 10.8, grey 9.
+    # pooled: slice 2 draws 9 in proportion 10.8/19.8 -> green out 8.1*10.8/19.8 = 4.418181...
+    #   slice GTI = (8 + 4.4181818)/16 = 0.7761363636...
+    # fifo: slice 2 draws the oldest layer first, the 9 grey MWh -> green out 0; GTI = 8/16 = 0.5.
+    rows = [{"pv_mwh": 20, "it_mwh": 8, "bess_charge_mwh": 12},
+            {"bess_discharge_mwh": 8.1, "it_mwh": 8, "cooling_mwh": 0.1}]
+    pooled = score(rows, storage=StorageParams(0.9, 0.9, 0.0, 9.0, 0.0, "pooled"))
+    fifo = score(rows, storage=StorageParams(0.9, 0.9, 0.0, 9.0, 0.0, "fifo"))
+    assert pooled.gti_slice == pytest.approx((8 + 8.1 * 10.8 / 19.8) / 16, abs=TOL)
+    assert fifo.gti_slice == pytest.approx(0.5, abs=TOL)
+    assert fifo.slices["soc_green_mwh"].iloc[1] == pytest.approx(10.8, abs=1e-12)
+
+
+def test_cooling_takes_green_under_it_first_but_not_ahead_of_it():
+    # pv 9, import 1 at grid_share 0: G_in = 9. it 8, cooling 1.5, aux 0.5 (facility 10).
+    # it_first: g_it = 8, g_nonit = min(1, 2) = 1 -> slice 1.0; aggregate min(1, 9/8) = 1.
+    # pro_rata: every outflow carries 9/10 -> g_it = 7.2, slice 0.9; aggregate 9/10 = 0.9.
+    rows = [{"pv_mwh": 9, "grid_import_mwh": 1, "it_mwh": 8, "cooling_mwh": 1.5, "aux_mwh": 0.5}]
+    it_first = score(rows)
+    assert it_first.slices["g_nonit"].iloc[0] == pytest.approx(1.0, abs=TOL)
+    assert it_first.gti_slice == pytest.approx(1.0, abs=TOL)
+    pro = score(rows, allocation="pro_rata")
+    assert pro.slices["g_it"].iloc[0] == pytest.approx(7.2, abs=TOL)
+    assert pro.gti_slice == pytest.approx(0.9, abs=TOL)
+    assert pro.gti_aggregate == pytest.approx(0.9, abs=TOL)
+
+
+def test_export_counts_in_aggregate_only_when_retained():
+    # slice 1: pv 12, it 8, export 4 -> g_it 8, g_export 4.
+    # slice 2: import 8 at grid_share 0, it 8 -> no green.
+    # slice = 8/16 = 0.5; aggregate retained = (8 + 4)/16 = 0.75; sold = 8/16 = 0.5.
+    rows = [{"pv_mwh": 12, "it_mwh": 8, "grid_export_mwh": 4},
+            {"grid_import_mwh": 8, "it_mwh": 8}]
+    kept = score(rows)
+    sold = score(rows, retained=False)
+    assert kept.gti_slice == pytest.approx(0.5, abs=TOL)
+    assert kept.gti_aggregate == pytest.approx(0.75, abs=TOL)
+    assert sold.gti_aggregate == pytest.approx(0.5, abs=TOL)
+    assert kept.run["mismatch_gap"] == pytest.approx(0.25, abs=TOL)
+
+
+def test_self_discharge_takes_both_pools_in_proportion():
+    # store 100 MWh, 40% green; 1% self-discharge per slice; nothing else happens for 2 slices.
+    # green 40 * 0.99^2 = 39.204, grey 60 * 0.99^2 = 58.806.
+    st = StorageParams(1.0, 1.0, 0.01, 100.0, 0.4, "pooled")
+    s = score([{"grid_import_mwh": 1, "it_mwh": 1}] * 2, storage=st)
+    assert s.slices["soc_green_mwh"].iloc[1] == pytest.approx(39.204, abs=1e-12)
+    assert s.slices["soc_grey_mwh"].iloc[1] == pytest.approx(58.806, abs=1e-12)
+
+
+def test_levels_at_their_thresholds():
+    # spec section 8: [0.2, 0.4) -> 1, [0.8, 0.95) -> 4, >= 0.95 -> 5.
+    assert [gti_level(x) for x in (0.0, 0.19999, 0.2, 0.5, 0.79999, 0.8, 0.94999, 0.95, 1.0)] \
+        == [0, 0, 1, 2, 3, 4, 4, 5, 5]
+
+
+def test_alpha_band_refused_and_default_at_the_middle():
+    with pytest.raises(ValueError, match=r"alpha = 0.7: outside the annual band \[0.3, 0.6\]"):
+        check_alpha(0.7, "annual")
+    assert default_alpha("quarterly") == 0.7
+    assert check_alpha(0.8, "monthly") == 0.8
+
+
+def test_r_task_shares_idle_energy_within_the_slice():
+    # slice 1: it 2, R_dc 1.0; slice 2: it 2, R_dc 0.5.
+    # task A uses 1 MWh in each slice, task B 1 MWh in slice 2; slice 1 has 1 MWh idle -> A.
+    # with idle: A = [2, 1], B = [0, 1]. R_A = (2*1 + 1*0.5)/3 = 0.8333..., R_B = 0.5.
+    # token GTI = (3*0.8333 + 1*0.5)/4 = 0.75 = the slice GTI (every slice has a task).
+    t = pd.date_range("2023-01-01", periods=2, freq="15min", tz="UTC")
+    ratios = pd.DataFrame({"site": "s", "time": t, "it_mwh": [2.0, 2.0], "r_dc": [1.0, 0.5]})
+    te = pd.DataFrame({"task_id": ["A", "A", "B"], "site": "s", "time": [t[0], t[1], t[1]],
+                       "it_mwh": [1.0, 1.0, 1.0], "tokens_in": [10, 10, 5],
+                       "tokens_out": [1, 1, 1]})
+    tasks = task_green_ratios(te, ratios).set_index("task_id")
+    assert tasks.loc["A", "r_task"] == pytest.approx(2.5 / 3, abs=TOL)
+    assert tasks.loc["B", "r_task"] == pytest.approx(0.5, abs=TOL)
+    assert tasks.loc["A", "it_with_idle_mwh"] == pytest.approx(3.0, abs=TOL)
+    assert token_gti(tasks) == pytest.approx(0.75, abs=TOL)
+
+
+def test_r_task_across_two_sites_is_energy_weighted():
+    # 3 MWh at a site with R_dc 1.0 and 1 MWh at one with R_dc 0.2: (3*1 + 1*0.2)/4 = 0.8.
+    # (The paper's printed sum[w_i / (W R_dc_i)] would give 3/4 + 1/(4*0.2) = 2.0 > 1.)
+    t = pd.Timestamp("2023-01-01", tz="UTC")
+    ratios = pd.DataFrame({"site": ["a", "b"], "time": [t, t], "it_mwh": [3.0, 1.0],
+                           "r_dc": [1.0, 0.2]})
+    te = pd.DataFrame({"task_id": ["k", "k"], "site": ["a", "b"], "time": [t, t],
+                       "it_mwh": [3.0, 1.0], "tokens_in": [0, 0], "tokens_out": [3, 1]})
+    assert task_green_ratios(te, ratios)["r_task"].iloc[0] == pytest.approx(0.8, abs=TOL)

@@ -1,0 +1,91 @@
+"""The one interface every dispatch strategy implements: ``decide(observation) -> setpoints``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the EMS knows at the start of a slice.
+
+    Facility energy is linear in the GPU-seconds given to batch work ``b``:
+    ``facility(b) = (it_fixed_mwh + b * it_mwh_per_batch_gpu_second) * (1 + nonit_per_it)``.
+
+    Attributes
+    ----------
+    slice_index : int
+    dt_h : float
+        Slice length [h].
+    pv_avail_mwh, wind_avail_mwh : float
+        Renewable energy available this slice [MWh].
+    it_fixed_mwh : float
+        IT energy with no batch work: interactive inference and all other GPUs idle [MWh].
+    it_mwh_per_batch_gpu_second : float
+        Extra IT energy per GPU-second of batch work [MWh/s].
+    nonit_per_it : float
+        Cooling and aux energy per IT energy this slice [fraction].
+    free_gpu_seconds : float
+        GPU-seconds not taken by interactive inference [s].
+    batch_backlog_gpu_seconds : float
+        GPU-seconds the released, unfinished batch jobs still need [s].
+    batch_due_gpu_seconds : float
+        Of those, GPU-seconds needed by jobs whose deadline is the end of this slice [s].
+    soc_mwh : float
+        Battery content at the start of the slice [MWh].
+    max_charge_mwh, max_discharge_mwh : float
+        Battery limits this slice at the bus [MWh] (0 without a battery).
+    max_import_mwh, max_export_mwh : float
+        Point-of-interconnection limits this slice [MWh].
+    price_usd_per_mwh : float
+        Import price [$/MWh].
+    grid_share : float
+        Renewable share of the grid [fraction].
+    """
+
+    slice_index: int
+    dt_h: float
+    pv_avail_mwh: float
+    wind_avail_mwh: float
+    it_fixed_mwh: float
+    it_mwh_per_batch_gpu_second: float
+    nonit_per_it: float
+    free_gpu_seconds: float
+    batch_backlog_gpu_seconds: float
+    batch_due_gpu_seconds: float
+    soc_mwh: float
+    max_charge_mwh: float
+    max_discharge_mwh: float
+    max_import_mwh: float
+    max_export_mwh: float
+    price_usd_per_mwh: float
+    grid_share: float
+
+    def facility_mwh(self, batch_gpu_seconds: float) -> float:
+        """Facility energy if batch work gets ``batch_gpu_seconds`` [MWh]."""
+        it = self.it_fixed_mwh + batch_gpu_seconds * self.it_mwh_per_batch_gpu_second
+        return it * (1.0 + self.nonit_per_it)
+
+
+@dataclass(frozen=True)
+class Setpoints:
+    """What a strategy asks of the site for one slice.
+
+    Attributes
+    ----------
+    batch_gpu_seconds : float
+        GPU-seconds to give batch work [s] (the site caps it at free GPUs and the backlog).
+    bess_charge_mwh, bess_discharge_mwh : float
+        Battery energy from / to the bus [MWh] (the site caps them at the battery's limits).
+    """
+
+    batch_gpu_seconds: float
+    bess_charge_mwh: float
+    bess_discharge_mwh: float
+
+
+class Strategy(Protocol):
+    name: str
+
+    def decide(self, obs: Observation) -> Setpoints: ...

@@ -1,0 +1,154 @@
+"""Everything a site needs before the clock starts, computed vectorised over the whole horizon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models import datacenter, grid, pv, tokens, weather, wind, workloads
+from models.battery import BatteryParams, battery_params
+from twin.scenario import PVConfig, Scenario, ScenarioError, SiteConfig, WindConfig
+
+#: Reference plants that stand for the regional solar and wind fleets in the grid-share model.
+REFERENCE_PV = PVConfig(dc_mw=1.0)
+REFERENCE_WIND = WindConfig(turbine_type="E-141/4200", hub_height_m=120.0, turbines=1)
+
+
+@dataclass(frozen=True)
+class SiteInputs:
+    """Per-slice inputs of one site (arrays of length ``n``) and its fixed parameters."""
+
+    name: str
+    index: pd.DatetimeIndex
+    slice_minutes: int
+    weather_source: str
+    utc_offset_h: float
+    pv_ac_mw: float  # inverter AC rating [MW]
+    wind_nameplate_mw: float  # turbines x nominal power [MW]
+    pv_avail_mw: np.ndarray
+    wind_avail_mw: np.ndarray
+    temp_air_c: np.ndarray
+    cooling_fraction: np.ndarray  # cooling energy per IT energy
+    aux_fraction: float
+    price_usd_per_mwh: np.ndarray
+    export_price_usd_per_mwh: float
+    grid_share: np.ndarray
+    grid_carbon_kg_per_mwh: np.ndarray
+    max_import_mw: float
+    max_export_mw: float
+    gpu: datacenter.GPUType
+    gpus: int
+    interactive_energy: tokens.TokenEnergy
+    interactive_tokens_in: np.ndarray
+    interactive_tokens_out: np.ndarray
+    batch_energy: tokens.TokenEnergy | None
+    batch_jobs: tuple[workloads.BatchJob, ...]
+    battery: BatteryParams | None
+    initial_soc_mwh: float
+    initial_green_fraction: float
+
+    @property
+    def n(self) -> int:
+        return len(self.index)
+
+    @property
+    def dt_h(self) -> float:
+        return self.slice_minutes / 60.0
+
+    @property
+    def gpu_seconds_per_slice(self) -> float:
+        return self.gpus * self.slice_minutes * 60.0
+
+
+def _check_interactive_fits(site: str, busy_s: np.ndarray, capacity_s: float,
+                            index: pd.DatetimeIndex) -> None:
+    over = busy_s > capacity_s
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise ScenarioError(
+            f"sites[{site}].workload.interactive.peak_output_tokens_per_s: the stream needs "
+            f"{busy_s[i] / capacity_s:.2f} times the fleet's GPUs at {index[i]} "
+            "(lower the rate or add datacenter.nodes)")
+
+
+def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
+    """Compute site ``k``'s weather, supply, grid signals and workload for the horizon."""
+    site: SiteConfig = scn.sites[k]
+    sm = scn.slice_minutes
+    wcfg = site.weather
+    try:
+        w = weather.load_site_weather(wcfg.file, wcfg.format, wcfg.year, scn.base_dir, sm)
+    except (FileNotFoundError, ValueError) as err:
+        raise ScenarioError(f"sites[{k}].{err}") from None
+    frame = w.frame
+    if scn.horizon_days is not None:
+        frame = frame.iloc[: scn.horizon_days * 1440 // sm]
+    index = frame.index
+    heights = (wcfg.wind_speed_height_m, wcfg.temperature_height_m, wcfg.roughness_length_m)
+
+    def wind_mw(cfg: WindConfig) -> np.ndarray:
+        try:
+            return wind.wind_farm_power_mw(frame, cfg, *heights).to_numpy()
+        except ValueError as err:
+            raise ScenarioError(f"sites[{k}].{err}") from None
+
+    pv_mw = (pv.pv_ac_power_mw(frame, w.location, site.pv, sm).to_numpy() if site.pv
+             else np.zeros(len(index)))
+    wind_avail = wind_mw(site.wind) if site.wind else np.zeros(len(index))
+    ref_pv = pv.pv_ac_power_mw(frame, w.location, REFERENCE_PV, sm).to_numpy()
+    ref_wind = wind_mw(REFERENCE_WIND)
+    mix = site.grid.mix
+    share = grid.grid_renewable_share(ref_pv, ref_wind, mix.firm_clean_fraction,
+                                      mix.solar_energy_share, mix.wind_energy_share)
+    dc = site.datacenter
+    try:
+        gpu = datacenter.gpu_type(dc.gpu)
+        inter_e = tokens.token_energy(site.workload.interactive.model, dc.gpu)
+        batch_e = (tokens.token_energy(site.workload.batch.model, dc.gpu)
+                   if site.workload.batch else None)
+    except ValueError as err:
+        raise ScenarioError(f"sites[{k}].{err}") from None
+    icfg = site.workload.interactive
+    out = workloads.interactive_output_tokens(index, icfg, w.utc_offset_h, sm)
+    tin = np.round(out * icfg.input_tokens_per_output_token)
+    gpus = dc.nodes * dc.gpus_per_node
+    busy = datacenter.busy_gpu_seconds(tokens.gpu_energy_j(tin, out, inter_e), gpu)
+    _check_interactive_fits(site.name, busy, gpus * sm * 60.0, index)
+    jobs = (workloads.daily_batch_jobs(index, out, site.workload.batch, w.utc_offset_h, sm,
+                                       site.name) if site.workload.batch else [])
+    bcfg = site.battery
+    return SiteInputs(
+        name=site.name,
+        index=index,
+        slice_minutes=sm,
+        weather_source=w.source,
+        utc_offset_h=w.utc_offset_h,
+        pv_ac_mw=site.pv.dc_mw / site.pv.dc_ac_ratio if site.pv else 0.0,
+        wind_nameplate_mw=(wind.turbine(site.wind.turbine_type, site.wind.hub_height_m)
+                           .nominal_power * site.wind.turbines / 1e6 if site.wind else 0.0),
+        pv_avail_mw=pv_mw,
+        wind_avail_mw=wind_avail,
+        temp_air_c=frame["temp_air"].to_numpy(),
+        cooling_fraction=datacenter.cooling_fraction_from_dry_bulb(
+            frame["temp_air"].to_numpy(), dc.free_cooling_max_temp_c, dc.cooling_min_fraction,
+            dc.cooling_slope_per_c, dc.cooling_max_fraction),
+        aux_fraction=dc.aux_fraction,
+        price_usd_per_mwh=grid.tou_price_usd_per_mwh(index, site.grid.tariff, w.utc_offset_h),
+        export_price_usd_per_mwh=site.grid.tariff.export_usd_per_mwh,
+        grid_share=share,
+        grid_carbon_kg_per_mwh=grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh),
+        max_import_mw=site.grid.max_import_mw,
+        max_export_mw=site.grid.max_export_mw,
+        gpu=gpu,
+        gpus=gpus,
+        interactive_energy=inter_e,
+        interactive_tokens_in=tin,
+        interactive_tokens_out=out,
+        batch_energy=batch_e,
+        batch_jobs=tuple(jobs),
+        battery=battery_params(bcfg, sm) if bcfg and bcfg.energy_mwh > 0 else None,
+        initial_soc_mwh=bcfg.initial_soc_fraction * bcfg.energy_mwh if bcfg else 0.0,
+        initial_green_fraction=bcfg.initial_green_fraction if bcfg else 0.0,
+    )

@@ -1,0 +1,98 @@
+"""Invariants checked after every simulation; a violation is an error, never a result.
+
+- energy balance per slice at every site bus (gti_core.meters.check_meters, spec section 1);
+- battery content within its SoC window in every slice;
+- green conservation through storage: green discharged <= initial green + eta_c * eta_d * green
+  charged (spec section 4), and both pools within [0, capacity];
+- tokens x energy per token = the tasks' IT energy, and tasks' IT energy <= metered IT energy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gti_core.meters import check_meters
+from gti_core.score import SiteScore
+from models.datacenter import J_PER_MWH
+from models.tokens import gpu_energy_j
+from twin.engine import SiteRun
+from twin.inputs import SiteInputs
+
+#: Absolute slack for energy comparisons that accumulate float error over a year [MWh].
+ENERGY_ATOL_MWH = 1e-6
+
+
+class InvariantError(AssertionError):
+    """A simulation broke a physical or accounting invariant."""
+
+
+def check_soc_window(run: SiteRun, inp: SiteInputs) -> None:
+    if inp.battery is None:
+        return
+    b = inp.battery
+    lo, hi = b.min_soc_mwh, b.max_soc_mwh
+    # Dispatch never takes the content below the window; self-discharge alone may (a resting
+    # battery at its floor keeps leaking), so the floor of slice t is min(lo, soc[t-1]) * keep.
+    prev = np.concatenate(([inp.initial_soc_mwh], run.soc_mwh[:-1]))
+    floor = np.minimum(lo, prev) * (1.0 - b.self_discharge_per_slice)
+    bad = (run.soc_mwh < floor - ENERGY_ATOL_MWH) | (run.soc_mwh > hi + ENERGY_ATOL_MWH)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvariantError(f"{run.site}: battery content {run.soc_mwh[i]:.6f} MWh outside "
+                             f"[{floor[i]:g}, {hi:g}] at {inp.index[i]}")
+
+
+def check_green_storage(score: SiteScore, inp: SiteInputs) -> None:
+    s = score.slices
+    cap = inp.battery.energy_mwh if inp.battery else 0.0
+    for col in ("soc_green_mwh", "soc_grey_mwh"):
+        v = s[col].to_numpy()
+        bad = (v < -ENERGY_ATOL_MWH) | (v > cap + ENERGY_ATOL_MWH)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InvariantError(f"{score.site}: {col} = {v[i]:.6f} outside [0, {cap:g}] at "
+                                 f"{inp.index[i]}")
+    if inp.battery is None:
+        return
+    b = inp.battery
+    initial_green = inp.initial_soc_mwh * inp.initial_green_fraction
+    out = float(s["green_out_mwh"].sum())
+    bound = initial_green + b.charge_efficiency * b.discharge_efficiency * float(
+        s["g_charge"].sum())
+    if out > bound + ENERGY_ATOL_MWH:
+        raise InvariantError(f"{score.site}: green discharged {out:.6f} MWh exceeds initial green "
+                             f"+ eta_c*eta_d*green charged = {bound:.6f} MWh")
+
+
+def check_token_energy(run: SiteRun, inp: SiteInputs) -> None:
+    te = run.task_energy
+    host = 1.0 + inp.gpu.host_overhead_fraction
+    inter = te["task_id"].str.contains("-interactive-", regex=False).to_numpy()
+    parts = [(inter, inp.interactive_energy)]
+    if inp.batch_energy is not None:
+        parts.append((~inter, inp.batch_energy))
+    for mask, energy in parts:
+        sub = te[mask]
+        expected = float(gpu_energy_j(sub["tokens_in"].sum(), sub["tokens_out"].sum(), energy)
+                         * host / J_PER_MWH)
+        got = float(sub["it_mwh"].sum())
+        if abs(expected - got) > ENERGY_ATOL_MWH + 1e-9 * abs(expected):
+            raise InvariantError(f"{run.site}: tokens x energy per token = {expected:.6f} MWh but "
+                                 f"the {energy.model} tasks used {got:.6f} MWh")
+    per_slice = te.groupby("time")["it_mwh"].sum()
+    metered = run.meters.set_index("time")["it_mwh"].reindex(per_slice.index)
+    over = per_slice.to_numpy() > metered.to_numpy() + ENERGY_ATOL_MWH
+    if over.any():
+        t = per_slice.index[np.flatnonzero(over)[0]]
+        raise InvariantError(f"{run.site}: tasks claim more IT energy than metered at {t}")
+
+
+def check_all(run: SiteRun, score: SiteScore, inp: SiteInputs) -> None:
+    """Run every invariant on one site's run; raise :class:`InvariantError` on the first failure."""
+    try:
+        check_meters(run.meters)
+    except ValueError as err:
+        raise InvariantError(f"{run.site}: {err}") from None
+    check_soc_window(run, inp)
+    check_green_storage(score, inp)
+    check_token_energy(run, inp)

@@ -1,0 +1,368 @@
+"""The scenario schema: one declarative pydantic model per component, units in every key.
+
+A scenario is loaded from YAML with :func:`load`. Validation happens here, at the edge: a bad
+value raises :class:`ScenarioError` with a one-line message that names the field by its path and
+echoes the value, for example ``sites[0].battery.energy_mwh = -5: must be >= 0``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gti_core.sources import ALPHA_BANDS, GridDataGranularity, check_alpha, default_alpha
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be loaded; the message names the file or field and the value."""
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeatherConfig(_Schema):
+    """Where the site's weather comes from.
+
+    ``file`` is either a path (relative to the scenario file) or ``pvlib:<name>`` for a file that
+    ships in pvlib's ``pvlib/data`` folder, for example ``pvlib:723170TYA.CSV``.
+    """
+
+    file: str = Field(description="weather file, a path or pvlib:<bundled file name>")
+    format: Literal["tmy3"] = Field("tmy3", description="file format, parsed by pvlib.iotools")
+    year: int = Field(
+        ge=1900,
+        le=2100,
+        description="calendar year the typical-year file is mapped onto (pvlib coerce_year)",
+    )
+    wind_speed_height_m: Positive = Field(10.0, description="anemometer height of the file [m]")
+    temperature_height_m: Positive = Field(2.0, description="air temperature height [m]")
+    roughness_length_m: Positive = Field(0.1, description="surface roughness length z0 [m]")
+
+
+class PVConfig(_Schema):
+    """A fixed-tilt PV plant modelled with pvlib's PVWatts ModelChain."""
+
+    dc_mw: NonNegative = Field(description="DC nameplate at STC [MW]")
+    dc_ac_ratio: Annotated[float, Field(ge=1.0, le=2.0)] = Field(1.25, description="DC/AC ratio")
+    tilt_deg: Annotated[float, Field(ge=0.0, le=90.0)] = 25.0
+    azimuth_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = 180.0
+    gamma_pdc_per_c: Annotated[float, Field(ge=-0.01, le=0.0)] = Field(
+        -0.0035, description="power temperature coefficient [1/degC]"
+    )
+    inverter_efficiency: Annotated[float, Field(gt=0.5, le=1.0)] = Field(
+        0.98, description="nominal inverter efficiency (PVWatts eta_inv_nom)"
+    )
+    # PVWatts DC loss categories (pvlib.pvsystem.pvwatts_losses), defaults from PVWatts v5
+    soiling_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    shading_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.03
+    mismatch_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    wiring_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    connections_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.005
+    lid_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.015
+    nameplate_rating_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
+    availability_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.03, description="energy lost to outages (a loss, not the uptime)"
+    )
+    albedo: Fraction = 0.2
+
+
+class WindConfig(_Schema):
+    """A wind farm of identical turbines from windpowerlib's bundled oedb power-curve library."""
+
+    turbine_type: str = Field(description="oedb turbine type, e.g. 'E-141/4200'")
+    hub_height_m: Positive
+    turbines: Annotated[int, Field(ge=0)] = Field(description="number of turbines")
+    farm_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.92, description="wake and electrical losses of the farm, constant"
+    )
+    availability_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.97
+    wind_speed_model: Literal["logarithmic", "hellman"] = "logarithmic"
+
+
+class BatteryConfig(_Schema):
+    """A battery energy storage system at the site bus."""
+
+    power_mw: NonNegative = Field(description="charge and discharge power limit at the bus [MW]")
+    energy_mwh: NonNegative = Field(description="usable nameplate energy [MWh]")
+    charge_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
+    discharge_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
+    min_soc_fraction: Fraction = 0.05
+    max_soc_fraction: Fraction = 0.95
+    initial_soc_fraction: Fraction = 0.5
+    initial_green_fraction: Fraction = Field(
+        0.0, description="green share of the initial content (the spec: grey unless said)"
+    )
+    self_discharge_per_day_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.001
+
+    @model_validator(mode="after")
+    def _soc_window(self) -> BatteryConfig:
+        if self.min_soc_fraction > self.max_soc_fraction:
+            raise ValueError(
+                f"min_soc_fraction = {self.min_soc_fraction} > max_soc_fraction = "
+                f"{self.max_soc_fraction}: the window is empty"
+            )
+        if not self.min_soc_fraction <= self.initial_soc_fraction <= self.max_soc_fraction:
+            raise ValueError(
+                f"initial_soc_fraction = {self.initial_soc_fraction}: must lie in "
+                f"[{self.min_soc_fraction}, {self.max_soc_fraction}]"
+            )
+        return self
+
+
+class DatacenterConfig(_Schema):
+    """GPU fleet and facility (cooling, auxiliaries)."""
+
+    gpu: str = Field("H100-SXM", description="GPU type from models.datacenter.GPU_TYPES")
+    nodes: Annotated[int, Field(gt=0)] = Field(description="GPU nodes")
+    gpus_per_node: Annotated[int, Field(gt=0)] = 8
+    free_cooling_max_temp_c: float = Field(
+        18.0, description="dry-bulb temperature up to which free cooling carries the load [degC]"
+    )
+    cooling_min_fraction: NonNegative = Field(
+        0.06, description="cooling energy per IT energy with free cooling"
+    )
+    cooling_slope_per_c: NonNegative = Field(
+        0.012, description="extra cooling energy per IT energy per degC above free cooling"
+    )
+    cooling_max_fraction: NonNegative = Field(
+        0.35, description="cooling energy per IT energy at design temperature (cap)"
+    )
+    aux_fraction: NonNegative = Field(
+        0.05, description="UPS/distribution losses and lighting per IT energy"
+    )
+
+
+class InteractiveConfig(_Schema):
+    """Interactive inference: a token stream with daily and weekly pattern and seeded noise."""
+
+    model: str = Field("llama-3.1-70b", description="model from models.tokens.MODEL_CATALOGUE")
+    peak_output_tokens_per_s: Positive = Field(description="fleet-wide output tokens at peak")
+    input_tokens_per_output_token: NonNegative = Field(
+        5.47, description="prompt tokens per generated token"
+    )
+    night_to_peak_ratio: Fraction = Field(0.45, description="rate at the daily low / at peak")
+    peak_local_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 14.0
+    weekend_factor: Annotated[float, Field(gt=0.0, le=1.5)] = 0.8
+    noise_sigma: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.05, description="standard deviation of the log-normal noise per slice"
+    )
+    seed: int = 20231116
+
+
+class BatchConfig(_Schema):
+    """Deferrable batch inference: one job released per day with a deadline."""
+
+    model: str = Field("llama-3.1-70b", description="model from models.tokens.MODEL_CATALOGUE")
+    share_of_interactive: NonNegative = Field(
+        0.25, description="batch output tokens per day / interactive output tokens that day"
+    )
+    input_tokens_per_output_token: NonNegative = 4.0
+    release_local_hour: Annotated[int, Field(ge=0, lt=24)] = 0
+    deadline_h: Positive = Field(24.0, description="hours from release to deadline [h]")
+
+
+class WorkloadConfig(_Schema):
+    interactive: InteractiveConfig
+    batch: BatchConfig | None = None
+
+
+class TariffConfig(_Schema):
+    """Time-of-use import tariff in local standard time, and a flat export price."""
+
+    offpeak_usd_per_mwh: NonNegative = 45.0
+    shoulder_usd_per_mwh: NonNegative = 85.0
+    peak_usd_per_mwh: NonNegative = 160.0
+    shoulder_hours: tuple[int, int] = Field((7, 16), description="[start, end) local hours")
+    peak_hours: tuple[int, int] = Field((16, 21), description="[start, end) local hours")
+    export_usd_per_mwh: NonNegative = 20.0
+
+
+class GridMixConfig(_Schema):
+    """The regional grid's renewable (non-fossil) share per slice, driven by the same weather.
+
+    ``grid_share(t) = firm + solar_energy_share * pv_cf(t) / mean(pv_cf)
+    + wind_energy_share * wind_cf(t) / mean(wind_cf)``, clipped to [0, 1]; see models.grid.
+    """
+
+    firm_clean_fraction: Fraction = Field(0.35, description="nuclear + hydro share of demand")
+    solar_energy_share: Fraction = Field(0.08, description="annual solar share of regional demand")
+    wind_energy_share: Fraction = Field(0.04, description="annual wind share of regional demand")
+    fossil_carbon_kg_per_mwh: NonNegative = Field(
+        650.0, description="emission factor of the fossil remainder [kgCO2e/MWh]"
+    )
+
+
+class GridConfig(_Schema):
+    max_import_mw: NonNegative
+    max_export_mw: NonNegative
+    tariff: TariffConfig = TariffConfig()
+    mix: GridMixConfig = GridMixConfig()
+
+
+class SiteConfig(_Schema):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    weather: WeatherConfig
+    pv: PVConfig | None = None
+    wind: WindConfig | None = None
+    battery: BatteryConfig | None = None
+    datacenter: DatacenterConfig
+    workload: WorkloadConfig
+    grid: GridConfig
+
+
+class RatingConfig(_Schema):
+    """Lower GTI bounds of levels 1..5 (spec section 8)."""
+
+    thresholds: tuple[float, float, float, float, float] = (0.20, 0.40, 0.60, 0.80, 0.95)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> RatingConfig:
+        t = self.thresholds
+        if any(not 0.0 < a < b <= 1.0 for a, b in zip(t, t[1:], strict=False)) or t[0] <= 0.0:
+            raise ValueError(f"thresholds = {list(t)}: must increase strictly within (0, 1]")
+        return self
+
+
+class AccountingConfig(_Schema):
+    """How gti_core scores the run (spec sections 2-8)."""
+
+    grid_data_granularity: GridDataGranularity = "annual"
+    alpha: float | None = Field(
+        None, description="grid attribution coefficient; default: the middle of the band")
+    allocation: Literal["it_first", "pro_rata"] = "it_first"
+    storage_rule: Literal["pooled", "fifo"] = "pooled"
+    export_attributes: Literal["retained", "sold"] = "retained"
+    rating: RatingConfig = RatingConfig()
+
+    @model_validator(mode="after")
+    def _alpha_in_band(self) -> AccountingConfig:
+        if self.alpha is not None:
+            check_alpha(self.alpha, self.grid_data_granularity)
+        return self
+
+    @property
+    def resolved_alpha(self) -> float:
+        """The alpha in force: the declared one, or the middle of the granularity's band."""
+        if self.alpha is None:
+            return default_alpha(self.grid_data_granularity)
+        return self.alpha
+
+
+class Scenario(_Schema):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    slice_minutes: Literal[15, 30, 60] = 15
+    horizon_days: Annotated[int, Field(gt=0, le=366)] | None = Field(
+        None, description="simulate only the first N days of the weather year"
+    )
+    strategy: str = "greedy"
+    accounting: AccountingConfig = AccountingConfig()
+    sites: Annotated[list[SiteConfig], Field(min_length=1)]
+    base_dir: Path = Field(Path("."), exclude=True, description="folder of the scenario file")
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Scenario:
+        names = [s.name for s in self.sites]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"sites: names must be unique, {dup[0]!r} appears twice")
+        return self
+
+
+def _field_path(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _lookup(raw: object, loc: tuple) -> object:
+    node = raw
+    for part in loc:
+        try:
+            node = node[part]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def format_validation_error(err: ValidationError, raw: object) -> str:
+    """One line per problem: ``path = value: reason`` (the first problem first)."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = _field_path(loc)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            lines.append(f"{path}: required field is missing")
+        elif e["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown field (check the spelling and the unit suffix)")
+        elif path and _lookup(raw, loc) is not None and e["type"] != "value_error":
+            lines.append(f"{path} = {_lookup(raw, loc)!r}: {msg}")
+        else:
+            lines.append(f"{path}: {msg}" if path else msg)
+    return "; ".join(lines)
+
+
+def from_dict(raw: dict, base_dir: Path = Path(".")) -> Scenario:
+    """Validate a scenario given as a mapping; raise :class:`ScenarioError` on bad input."""
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"scenario must be a mapping, got {type(raw).__name__}")
+    try:
+        return Scenario.model_validate({**raw, "base_dir": base_dir})
+    except ValidationError as err:
+        raise ScenarioError(format_validation_error(err, raw)) from None
+
+
+def load(path: str | Path) -> Scenario:
+    """Load and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The scenario file.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario; relative weather paths resolve against the file's folder.
+
+    Raises
+    ------
+    ScenarioError
+        The file is missing, is not YAML, or a field is invalid (the message names it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: scenario file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
+    try:
+        return from_dict(raw, base_dir=path.resolve().parent)
+    except ScenarioError as err:
+        raise ScenarioError(f"{path}: {err}") from None
+
+
+__all__ = [
+    "ALPHA_BANDS",
+    "AccountingConfig",
+    "BatteryConfig",
+    "Scenario",
+    "ScenarioError",
+    "SiteConfig",
+    "from_dict",
+    "load",
+]
