@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gti_core.attribution import allocate_it_first, allocate_pro_rata, base_green_inflow_mwh
+from gti_core.contracts import Contract, contract_slice_cover, contract_volume_on_slices
 from gti_core.meters import check_meters
 from gti_core.methods import PERIODS, gti_over_periods, period_labels
 from gti_core.rating import DEFAULT_THRESHOLDS, label
@@ -51,6 +52,8 @@ class SiteScore:
     slices: pd.DataFrame  # time, it_mwh, facility_mwh, g_*, green_out_mwh, soc_*_mwh, r_dc
     periods: dict[str, pd.DataFrame]  # "year" | "quarter" | "month" -> gti_over_periods frame
     run: pd.Series  # the same figures over the whole run
+    allocation: str = "it_first"
+    export_retained: bool = True
 
     @property
     def gti_slice(self) -> float:
@@ -62,11 +65,29 @@ class SiteScore:
         """Aggregate GTI over the whole run [fraction]."""
         return float(self.run["gti_aggregate"])
 
+    def over(self, start, end) -> pd.Series:
+        """Both methods over a custom range ``[start, end)`` of slice starts (UTC).
+
+        Storage provenance is the whole run's: green that entered storage before ``start``
+        and leaves it inside the range counts inside the range.
+        """
+        t = pd.DatetimeIndex(self.slices["time"])
+        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
+        lo = lo.tz_localize("UTC") if lo.tz is None else lo
+        hi = hi.tz_localize("UTC") if hi.tz is None else hi
+        mask = (t >= lo) & (t < hi)
+        if not mask.any():
+            raise ValueError(f"range [{start}, {end}) holds no slice of site {self.site!r}")
+        part = self.slices[mask]
+        frame = gti_over_periods(part, pd.Series("range", index=part.index), self.allocation,
+                                 self.export_retained)
+        return frame.iloc[0]
+
 
 def score_site(
     meters: pd.DataFrame,
     params: AccountingParams,
-    contract_weighted_mwh: np.ndarray | None = None,
+    contracts: list[Contract] | tuple[Contract, ...] = (),
 ) -> SiteScore:
     """Score one site's meter table.
 
@@ -76,8 +97,9 @@ def score_site(
         The site's meter rows (spec section 1), sorted by ``time``.
     params : AccountingParams
         Alpha, allocation, storage provenance parameters, export attributes, rating thresholds.
-    contract_weighted_mwh : numpy.ndarray, optional
-        Profiled off-site delivery per slice, already times its weight ``w_offsite`` [MWh].
+    contracts : list of Contract, optional
+        The site's off-site instruments (spec section 5); retire them in a
+        :class:`gti_core.ledger.CertificateLedger` before scoring.
 
     Returns
     -------
@@ -102,13 +124,17 @@ def score_site(
     else:
         alloc = allocate_pro_rata(green_in, total_in, m["it_mwh"], nonit, m["bess_charge_mwh"],
                                   m["grid_export_mwh"])
-    contract = np.zeros(len(meters)) if contract_weighted_mwh is None else contract_weighted_mwh
-    g_contract = np.minimum(contract, m["it_mwh"] - alloc.g_it)
     it = m["it_mwh"]
+    time = meters["time"].reset_index(drop=True)
+    if contracts:
+        g_contract = contract_slice_cover(time, it - alloc.g_it, list(contracts))
+        contract = contract_volume_on_slices(time, it, list(contracts))
+    else:
+        g_contract = contract = np.zeros(len(meters))
     r_dc = np.divide(alloc.g_it + g_contract, it, out=np.zeros_like(it), where=it > 0)
     slices = pd.DataFrame(
         {
-            "time": meters["time"].to_numpy(),
+            "time": time,
             "it_mwh": it,
             "facility_mwh": m["facility_mwh"],
             "green_in_mwh": green_in,
@@ -124,7 +150,6 @@ def score_site(
             "r_dc": r_dc,
         }
     )
-    time = slices["time"]
     periods = {
         p: gti_over_periods(slices, period_labels(time, p), params.allocation,
                             params.export_retained)
@@ -132,7 +157,8 @@ def score_site(
     }
     whole = gti_over_periods(slices, pd.Series("run", index=slices.index), params.allocation,
                              params.export_retained)
-    return SiteScore(site=str(sites[0]), slices=slices, periods=periods, run=whole.iloc[0])
+    return SiteScore(site=str(sites[0]), slices=slices, periods=periods, run=whole.iloc[0],
+                     allocation=params.allocation, export_retained=params.export_retained)
 
 
 def labels_for(score: SiteScore, params: AccountingParams, period: str) -> list[dict]:

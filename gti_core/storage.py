@@ -69,6 +69,25 @@ def green_charge_pro_rata(green_in: float, total_in: float, charge: float) -> fl
     return charge * green_in / total_in if total_in > 0.0 else 0.0
 
 
+def _draw_fifo(layers: deque, draw: float) -> float:
+    """Take ``draw`` from the oldest layers first; return the green part taken."""
+    green = 0.0
+    while draw > 0.0 and layers:
+        layer = layers[0]
+        size = layer[0] + layer[1]
+        if size <= draw:
+            green += layer[0]
+            draw -= size
+            layers.popleft()
+        else:
+            f = draw / size
+            green += layer[0] * f
+            layer[0] -= layer[0] * f
+            layer[1] -= layer[1] * f
+            draw = 0.0
+    return green
+
+
 def storage_provenance(
     base_green_mwh: np.ndarray,
     it_mwh: np.ndarray,
@@ -108,83 +127,92 @@ def storage_provenance(
     n = len(charge_mwh)
     eta_c, eta_d = params.charge_efficiency, params.discharge_efficiency
     keep = 1.0 - params.self_discharge_per_slice
-    base, it, nonit, tot = (np.asarray(a, dtype=float).tolist() for a in
-                            (base_green_mwh, it_mwh, nonit_mwh, total_in_mwh))
-    chg = np.asarray(charge_mwh, dtype=float).tolist()
-    dis = np.asarray(discharge_mwh, dtype=float).tolist()
-    out_green = [0.0] * n
-    in_green = [0.0] * n
-    soc_g = [0.0] * n
-    soc_y = [0.0] * n
+    chg = np.asarray(charge_mwh, dtype=float)
+    dis = np.asarray(discharge_mwh, dtype=float)
+    base = np.asarray(base_green_mwh, dtype=float)
+    # The green charge of a slice is an affine function of that slice's green discharge, so
+    # everything but the discharge is computed here, vectorised:
+    # it_first: g_charge = min(max(spare + green_out, 0), C), spare = base - it - nonit
+    # pro_rata: g_charge = (base + green_out) * C / total_in
     it_first = allocation == "it_first"
+    if it_first:
+        head = (base - np.asarray(it_mwh, float) - np.asarray(nonit_mwh, float)).tolist()
+    else:
+        tot = np.asarray(total_in_mwh, dtype=float)
+        head = base.tolist()
+        cfrac = np.divide(chg, tot, out=np.zeros(n), where=tot > 0).tolist()
+    # Pools are kept in units of scale[t] = keep**(t+1), so self-discharge, which shrinks every
+    # layer alike, costs nothing, and only slices that charge or discharge need the loop.
+    scale = keep ** np.arange(1, n + 1, dtype=float)
+    if n and scale[-1] < 1e-250:
+        raise ValueError(f"self_discharge_per_slice = {params.self_discharge_per_slice}: the "
+                         "content would underflow over this run")
+    sc = scale.tolist()
+    out_green = np.zeros(n)
+    in_green = np.zeros(n)
+    active = np.flatnonzero((chg > 0.0) | (dis > 0.0))
+    g_scaled = np.full(len(active), np.nan)
+    y_scaled = np.full(len(active), np.nan)
     g0 = params.initial_mwh * params.initial_green_fraction
-    # Layers [green, grey], oldest first, in units of `scale` so that self-discharge, which shrinks
-    # every layer by the same factor, costs one multiplication per slice. `pooled` is the
-    # one-layer case, re-mixed at every charge; `fifo` appends a layer per charging slice.
-    layers: deque[list[float]] = deque()
-    if params.initial_mwh > 0.0:
-        layers.append([g0, params.initial_mwh - g0])
-    total_g = g0
-    total_y = params.initial_mwh - g0
-    scale = 1.0
+    y0 = params.initial_mwh - g0
     pooled = params.rule == "pooled"
-    for t in range(n):
-        scale *= keep
-        if scale < 1e-150:  # renormalise before underflow on very long, lossy runs
-            for layer in layers:
-                layer[0] *= scale
-                layer[1] *= scale
-            total_g *= scale
-            total_y *= scale
-            scale = 1.0
-        draw = dis[t] / eta_d / scale if dis[t] > 0.0 else 0.0  # in layer units
-        green_drawn = 0.0
-        while draw > 0.0:
-            if not layers:
-                if draw * scale <= POOL_ATOL_MWH:
-                    break
-                raise StorageProvenanceError(
-                    f"slice {t}: bess_discharge_mwh = {dis[t]:.6g} draws "
-                    f"{draw * scale:.6g} MWh more than storage holds"
-                )
-            layer = layers[0]
-            size = layer[0] + layer[1]
-            if size <= draw:
-                green_drawn += layer[0]
-                total_g -= layer[0]
-                total_y -= layer[1]
-                draw -= size
-                layers.popleft()
+    # fifo: layers [green, grey], oldest first, scaled like the totals
+    layers: deque[list[float]] = deque()
+    if not pooled and params.initial_mwh > 0.0:
+        layers.append([g0, y0])
+    total_g, total_y = g0, y0
+    chg_l, dis_l = chg.tolist(), dis.tolist()
+    # Each active slice: draw the discharge from the pools (pooled: in proportion; fifo: oldest
+    # layer first), then add the charge split green/grey.
+    gs_l, ys_l = g_scaled.tolist(), y_scaled.tolist()
+    for j, t in enumerate(active.tolist()):
+        s = sc[t]
+        gout = 0.0
+        if dis_l[t] > 0.0:
+            draw = dis_l[t] / eta_d / s
+            held = total_g + total_y
+            if draw > held * (1.0 + 1e-12):
+                if (draw - held) * s > POOL_ATOL_MWH:
+                    raise StorageProvenanceError(
+                        f"slice {t}: bess_discharge_mwh = {dis_l[t]:.6g} draws "
+                        f"{(draw - held) * s:.6g} MWh more than storage holds")
+                draw = held
+            if pooled:
+                f = draw / held if held > 0.0 else 0.0
+                green_drawn = total_g * f
+                total_g -= green_drawn
+                total_y -= total_y * f
             else:
-                f = draw / size
-                dg, dy = layer[0] * f, layer[1] * f
-                layer[0] -= dg
-                layer[1] -= dy
-                total_g -= dg
-                total_y -= dy
-                green_drawn += dg
-                draw = 0.0
-        out_green[t] = green_drawn * scale * eta_d
-        green_in = base[t] + out_green[t]
-        if chg[t] > 0.0:
+                green_drawn = _draw_fifo(layers, draw)
+                total_g -= green_drawn
+                total_y -= draw - green_drawn
+            gout = green_drawn * s * eta_d
+            out_green[t] = gout
+        c = chg_l[t]
+        if c > 0.0:
             if it_first:
-                gc = green_charge_it_first(green_in, it[t], nonit[t], chg[t])
+                gc = head[t] + gout
+                gc = 0.0 if gc < 0.0 else (c if gc > c else gc)
             else:
-                gc = green_charge_pro_rata(green_in, tot[t], chg[t])
+                gc = (head[t] + gout) * cfrac[t]
             in_green[t] = gc
-            add_g, add_y = eta_c * gc / scale, eta_c * (chg[t] - gc) / scale
+            add_g, add_y = eta_c * gc / s, eta_c * (c - gc) / s
             total_g += add_g
             total_y += add_y
-            if pooled and layers:
-                layers[0][0] += add_g
-                layers[0][1] += add_y
-            else:
+            if not pooled:
                 layers.append([add_g, add_y])
-        soc_g[t] = max(total_g * scale, 0.0)
-        soc_y[t] = max(total_y * scale, 0.0)
+        gs_l[j] = total_g
+        ys_l[j] = total_y
+    g_scaled, y_scaled = np.asarray(gs_l), np.asarray(ys_l)
+    # pools at every slice end: the last active slice's (scaled) content, times the decay
+    pos = np.searchsorted(active, np.arange(n), side="right") - 1
+    g_all = np.where(pos >= 0, g_scaled[np.maximum(pos, 0)] if len(active) else g0, g0)
+    y_all = np.where(pos >= 0, y_scaled[np.maximum(pos, 0)] if len(active) else y0, y0)
+    soc_g = np.maximum(g_all * scale, 0.0)
+    soc_y = np.maximum(y_all * scale, 0.0)
     return StorageFlows(
-        green_out_mwh=np.asarray(out_green),
-        green_charge_mwh=np.asarray(in_green),
-        soc_green_mwh=np.asarray(soc_g),
-        soc_grey_mwh=np.asarray(soc_y),
+        green_out_mwh=out_green,
+        green_charge_mwh=in_green,
+        soc_green_mwh=soc_g,
+        soc_grey_mwh=soc_y,
     )

@@ -60,8 +60,34 @@ def task_green_ratios(task_energy: pd.DataFrame, slice_ratios: pd.DataFrame) -> 
     return per_task.drop(columns="weighted").reset_index()
 
 
-def token_gti(tasks: pd.DataFrame) -> float:
+def token_gti(tasks: pd.DataFrame, ratio: str = "r_task") -> float:
     """``GTI_token = sum_k E_k * R_task(k) / sum_k E_k`` over tasks [fraction] (spec section 7)."""
     e = tasks["it_with_idle_mwh"].to_numpy()
     total = e.sum()
-    return float((e * tasks["r_task"].to_numpy()).sum() / total) if total > 0 else 0.0
+    return float((e * tasks[ratio].to_numpy()).sum() / total) if total > 0 else 0.0
+
+
+def token_weighted_gti(tasks: pd.DataFrame, ratio: str = "r_task") -> dict[str, float]:
+    """The green share carried by input and by output tokens, apart [fraction].
+
+    Every token of task ``k`` carries ``R_task(k)``; over many tasks the input-token GTI is
+    ``sum_k tokens_in(k) * R_task(k) / sum_k tokens_in(k)``, and likewise for output tokens.
+    """
+    out = {}
+    for col in ("tokens_in", "tokens_out"):
+        n = tasks[col].to_numpy(float)
+        total = n.sum()
+        out[f"gti_{col}"] = float((n * tasks[ratio].to_numpy()).sum() / total) if total else 0.0
+    return out
+
+
+def task_aggregate_ratios(task_energy: pd.DataFrame, site_gti_aggregate: dict[str, float]
+                          ) -> pd.Series:
+    """Aggregate method: every task at site ``s`` carries ``GTI_agg(s)`` of the period; a task at
+    several sites carries the energy-weighted mean of their values [fraction]."""
+    te = task_energy[["task_id", "site", "it_mwh"]].copy()
+    te["w"] = te["it_mwh"] * te["site"].map(site_gti_aggregate).astype(float)
+    sums = te.groupby("task_id", sort=False)[["w", "it_mwh"]].sum()
+    e = sums["it_mwh"].to_numpy()
+    return pd.Series(np.divide(sums["w"].to_numpy(), e, out=np.zeros(len(e)), where=e > 0),
+                     index=sums.index, name="r_task_aggregate")

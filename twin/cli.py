@@ -58,7 +58,8 @@ def run(
         [(r.site, e, t) for r in result.runs for e, t in r.events],
         columns=["site", "event", "time_s"],
     )
-    write_run(run_dir, result.meters, result.tasks, result.task_energy, events, result.summary)
+    write_run(run_dir, result.summary, result.meters, tasks=result.tasks,
+              task_energy=result.task_energy, events=events, inputs=result.signals)
     print_headline(result.summary, run_dir)
 
 
@@ -90,7 +91,42 @@ def print_headline(summary: dict, run_dir: Path) -> None:
     console.print("monthly levels (slice/aggregate): " + "  ".join(
         f"{m['period'][5:]}:{m['level']}/{aggs[m['period']]['level']}" for m in months))
     console.print(f"wrote {run_dir}/ (meters.parquet, tasks.parquet, task_energy.parquet, "
-                  "events.parquet, summary.json)")
+                  "events.parquet, inputs.parquet, summary.json)")
+
+
+@app.command()
+def score(
+    meters: Path = typer.Argument(..., help="meter export, CSV or Parquet"),
+    config: Path = typer.Option(..., "--config", help="ACCOUNTING.yaml"),
+    tasks: Path | None = typer.Option(None, "--tasks", help="task energy table, CSV or Parquet"),
+    out: Path | None = typer.Option(None, "--out", help="folder (default results/score-<file>)"),
+) -> None:
+    """Score a real site's meters with gti_core; writes the summary a twin run writes."""
+    from gti_core.ledger import LedgerError
+    from gti_core.meters import MeterError
+    from gti_core.storage import StorageProvenanceError
+    from twin.results import write_run
+    from twin.site_score import score_meters
+
+    try:
+        summary, tables = score_meters(meters, config, tasks)
+    except (MeterError, ScenarioError, LedgerError, StorageProvenanceError) as err:
+        fail(str(err))
+    run_dir = out if out is not None else Path("results") / f"score-{meters.stem}"
+    write_run(run_dir, summary, tables.pop("meters"), **tables)
+    g, a = summary["gti"], summary["accounting"]
+    table = Table(title=f"{meters.name} | alpha {a['alpha']}, {a['allocation']}, "
+                        f"{a['storage_rule']}", title_justify="left")
+    for col in ("site", "GTI slice", "GTI aggregate", "gap"):
+        table.add_column(col, justify="right" if col != "site" else "left")
+    for name, s in summary["sites"].items():
+        sg = s["gti"]
+        table.add_row(name, f"{sg['gti_slice']:.4f}", f"{sg['gti_aggregate']:.4f}",
+                      f"{sg['mismatch_gap']:.4f}")
+    table.add_row("fleet", f"{g['gti_slice']:.4f} (L{g['level_slice']})",
+                  f"{g['gti_aggregate']:.4f} (L{g['level_aggregate']})", f"{g['mismatch_gap']:.4f}")
+    console.print(table)
+    console.print(f"wrote {run_dir}/summary.json")
 
 
 @app.command()

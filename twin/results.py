@@ -2,7 +2,8 @@
 
 A run folder holds ``meters.parquet`` (spec section 1 columns plus time, site, grid_share),
 ``tasks.parquet`` (one row per task), ``task_energy.parquet`` (IT energy and tokens per task and
-slice, what ``R_task`` is computed from), ``events.parquet`` (the engine's event log) and
+slice, what ``R_task`` is computed from), ``events.parquet`` (the engine's event log),
+``inputs.parquet`` (per-slice inputs: available PV and wind, prices, grid share and carbon) and
 ``summary.json``. Readers never see a half-written folder: either the old run or the new one.
 """
 
@@ -18,31 +19,29 @@ import pandas as pd
 
 from gti_core.meters import METER_COLUMNS
 
-FILES = ("meters.parquet", "tasks.parquet", "task_energy.parquet", "events.parquet",
-         "summary.json")
 
-
-def write_run(run_dir: Path, meters: pd.DataFrame, tasks: pd.DataFrame,
-              task_energy: pd.DataFrame, events: pd.DataFrame, summary: dict) -> Path:
+def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
+              **tables: pd.DataFrame) -> Path:
     """Write a run folder atomically and return its path.
 
     Parameters
     ----------
     run_dir : Path
         Target folder; replaced as a whole if it exists.
-    meters, tasks, task_energy, events : pandas.DataFrame
-        The run's tables.
     summary : dict
         JSON-serialisable summary.
+    meters : pandas.DataFrame
+        The meter table; written with exactly :data:`METER_COLUMNS`.
+    **tables : pandas.DataFrame
+        Further tables, each written as ``<name>.parquet``.
     """
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
     try:
         meters[list(METER_COLUMNS)].to_parquet(tmp / "meters.parquet", index=False)
-        tasks.to_parquet(tmp / "tasks.parquet", index=False)
-        task_energy.to_parquet(tmp / "task_energy.parquet", index=False)
-        events.to_parquet(tmp / "events.parquet", index=False)
+        for name, table in tables.items():
+            table.to_parquet(tmp / f"{name}.parquet", index=False)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
         os.chmod(tmp, 0o755)
         old = None
@@ -61,10 +60,9 @@ def write_run(run_dir: Path, meters: pd.DataFrame, tasks: pd.DataFrame,
 def read_run(run_dir: Path) -> dict:
     """Read a run folder back: the tables as DataFrames and the summary as a dict."""
     run_dir = Path(run_dir)
-    missing = [f for f in FILES if not (run_dir / f).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{run_dir}: not a run folder ({missing[0]} is missing)")
-    out: dict = {f.removesuffix(".parquet"): pd.read_parquet(run_dir / f)
-                 for f in FILES if f.endswith(".parquet")}
+    for f in ("meters.parquet", "summary.json"):
+        if not (run_dir / f).is_file():
+            raise FileNotFoundError(f"{run_dir}: not a run folder ({f} is missing)")
+    out: dict = {f.stem: pd.read_parquet(f) for f in sorted(run_dir.glob("*.parquet"))}
     out["summary"] = json.loads((run_dir / "summary.json").read_text())
     return out

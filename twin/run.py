@@ -5,13 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from gti_core.rating import gti_level, label
-from gti_core.score import AccountingParams, SiteScore, labels_for, score_site
+from gti_core.score import AccountingParams, SiteScore, score_site
 from gti_core.storage import StorageParams
-from gti_core.tokens import task_green_ratios, token_gti
+from gti_core.summary import gti_summary, score_tasks
 from twin import __version__
 from twin.dispatch import make_strategy
 from twin.engine import SiteRun, simulate_site
@@ -31,6 +29,7 @@ class RunResult:
     meters: pd.DataFrame
     task_energy: pd.DataFrame
     tasks: pd.DataFrame
+    signals: pd.DataFrame  # per-slice inputs: available supply, prices, grid share and carbon
     summary: dict
 
 
@@ -78,99 +77,67 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
         check_all(r, s, inp)
     meters = pd.concat([r.meters for r in runs], ignore_index=True)
     task_energy = pd.concat([r.task_energy for r in runs], ignore_index=True)
-    tasks = _tasks_table(runs, scores)
+    signals = inputs_frame(inputs)
+    tasks = _tasks_table(runs, scores, signals, scn.slice_minutes)
     t3 = time.perf_counter()
     timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "score_s": t3 - t2}
     summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
-    return RunResult(scn, name, inputs, runs, scores, params, meters, task_energy, tasks, summary)
+    return RunResult(scn, name, inputs, runs, scores, params, meters, task_energy, tasks, signals,
+                     summary)
 
 
-def _tasks_table(runs: list[SiteRun], scores: list[SiteScore]) -> pd.DataFrame:
-    ratios = pd.concat([s.slices.assign(site=s.site)[["site", "time", "it_mwh", "r_dc"]]
-                        for s in scores], ignore_index=True)
+def inputs_frame(inputs: list[SiteInputs]) -> pd.DataFrame:
+    """The per-slice data the run saw, per site (written as inputs.parquet)."""
+    frames = []
+    for inp in inputs:
+        frames.append(pd.DataFrame({
+            "time": inp.index, "site": inp.name,
+            "pv_available_mwh": inp.pv_avail_mw * inp.dt_h,
+            "wind_available_mwh": inp.wind_avail_mw * inp.dt_h,
+            "temp_air_c": inp.temp_air_c,
+            "price_usd_per_mwh": inp.price_usd_per_mwh,
+            "grid_share": inp.grid_share,
+            "grid_carbon_kg_per_mwh": inp.grid_carbon_kg_per_mwh,
+            "interactive_tokens_in": inp.interactive_tokens_in,
+            "interactive_tokens_out": inp.interactive_tokens_out,
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _tasks_table(runs: list[SiteRun], scores: list[SiteScore], inputs: pd.DataFrame,
+                 slice_minutes: int) -> pd.DataFrame:
     task_energy = pd.concat([r.task_energy for r in runs], ignore_index=True)
-    per_task = task_green_ratios(task_energy, ratios)
+    per_task = score_tasks(task_energy, scores,
+                           inputs[["site", "time", "grid_carbon_kg_per_mwh"]])
     span = task_energy.groupby("task_id", sort=False).agg(
         site=("site", "first"), start=("time", "min"), last=("time", "max"))
     records = pd.concat([r.tasks for r in runs], ignore_index=True).set_index("task_id")
     out = per_task.set_index("task_id").join(span).join(records, how="outer")
-    slice_len = {r.site: r.meters["time"].diff().dropna().iloc[0] if len(r.meters) > 1
-                 else pd.Timedelta(minutes=15) for r in runs}
-    out["end"] = out["last"] + out["site"].map(slice_len)
-    for col in ("tokens_in", "tokens_out", "it_mwh", "it_with_idle_mwh", "r_task"):
+    out["end"] = out["last"] + pd.Timedelta(minutes=slice_minutes)
+    for col in ("tokens_in", "tokens_out", "it_mwh", "it_with_idle_mwh", "r_task",
+                "r_task_aggregate", "emissions_kg"):
         out[col] = out[col].fillna(0.0)
     out = out.reset_index()
     cols = ["task_id", "kind", "site", "start", "end", "tokens_in", "tokens_out", "it_mwh",
-            "it_with_idle_mwh", "r_task", "deadline", "deadline_met", "tokens_out_late"]
+            "it_with_idle_mwh", "r_task", "r_task_aggregate", "emissions_kg", "deadline",
+            "deadline_met", "tokens_out_late"]
     return out[cols]
-
-
-def _common(values: dict[str, float]) -> float | dict[str, float]:
-    """One value when every site shares it, else the mapping site -> value."""
-    distinct = set(values.values())
-    return next(iter(distinct)) if len(distinct) == 1 else values
-
-
-def _fleet(frames: list[tuple[pd.DataFrame, str]]) -> pd.DataFrame:
-    """Fleet GTI from per-site figures: slice GTI weighted by IT energy, aggregate GTI by its own
-    denominator (IT under it_first, facility under pro_rata), so the fleet equals the energy-
-    weighted mean of the sites."""
-    parts = []
-    for f, allocation in frames:
-        agg_denom = f["it_mwh"] if allocation == "it_first" else f["facility_mwh"]
-        parts.append(pd.DataFrame({"it": f["it_mwh"], "agg_denom": agg_denom,
-                                   "slice": f["gti_slice"] * f["it_mwh"],
-                                   "aggregate": f["gti_aggregate"] * agg_denom}))
-    total = pd.concat(parts).groupby(level=0, sort=True).sum()
-    out = pd.DataFrame(index=total.index)
-    for m, d in (("slice", total["it"].to_numpy()), ("aggregate", total["agg_denom"].to_numpy())):
-        out[f"gti_{m}"] = np.divide(total[m].to_numpy(), d, out=np.zeros(len(d)), where=d > 0)
-    return out
-
-
-def fleet_periods(scores: list[SiteScore], params: list[AccountingParams],
-                  period: str) -> pd.DataFrame:
-    """Both methods per period over all sites (see :func:`_fleet`)."""
-    return _fleet([(s.periods[period], p.allocation) for s, p in zip(scores, params, strict=True)])
 
 
 def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: list[SiteRun],
                   scores: list[SiteScore], params: list[AccountingParams], tasks: pd.DataFrame,
                   timings: dict) -> dict:
-    """The run's summary.json content."""
-    acc = scn.accounting
-    alpha = acc.resolved_alpha
-    th = acc.rating.thresholds
-    sites = {}
-    for inp, run, sc, p in zip(inputs, runs, scores, params, strict=True):
-        site_tasks = tasks[tasks["site"] == inp.name]
-        sites[inp.name] = {
-            "weather": inp.weather_source,
-            "gti": {
-                "gti_slice": sc.gti_slice,
-                "gti_aggregate": sc.gti_aggregate,
-                "mismatch_gap": sc.gti_aggregate - sc.gti_slice,
-                "gti_token": token_gti(site_tasks),
-            },
-            "levels": {per: labels_for(sc, p, per) for per in ("year", "quarter", "month")},
-            "kpis": _kpis(inp, run, site_tasks),
-            "storage": {
-                "charge_efficiency": p.storage.charge_efficiency,
-                "discharge_efficiency": p.storage.discharge_efficiency,
-                "self_discharge_per_slice": p.storage.self_discharge_per_slice,
-                "initial_storage_mwh": p.storage.initial_mwh,
-                "initial_storage_green_fraction": p.storage.initial_green_fraction,
-            },
-        }
-    fleet_months = fleet_periods(scores, params, "month")
-    fleet_run = _fleet_run(scores, params)
-    kpis = {}
-    for key in sites[inputs[0].name]["kpis"]:
-        if key in ("pv_capacity_factor", "wind_capacity_factor", "pue"):
-            continue
-        kpis[key] = float(sum(s["kpis"][key] for s in sites.values()))
-    storage = {k: _common({n: s["storage"][k] for n, s in sites.items()})
-               for k in sites[inputs[0].name]["storage"]}
+    """The run's summary.json: gti_core's accounting blocks plus the twin's KPIs."""
+    acc = gti_summary(scores, params, scn.accounting.grid_data_granularity, tasks)
+    site_kpis = {inp.name: _kpis(inp, run, tasks[tasks["site"] == inp.name])
+                 for inp, run in zip(inputs, runs, strict=True)}
+    for name, k in site_kpis.items():
+        acc["sites"][name] = {"weather": next(i.weather_source for i in inputs if i.name == name),
+                              **acc["sites"][name], "kpis": k}
+    per_site_only = ("pv_capacity_factor", "wind_capacity_factor", "pue", "peak_import_mw")
+    kpis = {key: float(sum(k[key] for k in site_kpis.values()))
+            for key in next(iter(site_kpis.values())) if key not in per_site_only}
+    kpis["pue"] = kpis["facility_mwh"] / kpis["it_mwh"] if kpis["it_mwh"] else 0.0
     return {
         "aidc_twin_version": __version__,
         "scenario": scn.name,
@@ -179,36 +146,11 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
         "start": str(inputs[0].index[0]),
         "end": str(inputs[0].index[-1] + pd.Timedelta(minutes=scn.slice_minutes)),
         "slices": int(inputs[0].n),
-        "accounting": {
-            "alpha": alpha,
-            "grid_data_granularity": acc.grid_data_granularity,
-            "allocation": acc.allocation,
-            "storage_rule": acc.storage_rule,
-            "export_attributes": acc.export_attributes,
-            **storage,
-            "rating_thresholds": list(th),
-        },
-        "gti": {
-            "gti_slice": fleet_run["gti_slice"],
-            "gti_aggregate": fleet_run["gti_aggregate"],
-            "mismatch_gap": fleet_run["gti_aggregate"] - fleet_run["gti_slice"],
-            "gti_token": token_gti(tasks),
-            "level_slice": gti_level(fleet_run["gti_slice"], th),
-            "level_aggregate": gti_level(fleet_run["gti_aggregate"], th),
-        },
-        "levels": {
-            "month": [label(str(per), m, row[f"gti_{m}"], alpha, acc.allocation, th)
-                      for per, row in fleet_months.iterrows() for m in ("slice", "aggregate")],
-        },
+        **{k: acc[k] for k in ("accounting", "gti", "levels")},
         "kpis": kpis,
-        "sites": sites,
+        "sites": acc["sites"],
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-
-
-def _fleet_run(scores: list[SiteScore], params: list[AccountingParams]) -> dict[str, float]:
-    runs = [(s.run.to_frame().T, p.allocation) for s, p in zip(scores, params, strict=True)]
-    return {k: float(v) for k, v in _fleet(runs).iloc[0].items()}
 
 
 def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float]:

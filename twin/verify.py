@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gti_core.contracts import contracts_from_table
 from gti_core.score import AccountingParams, score_site
 from gti_core.storage import StorageParams
 from gti_core.tokens import task_green_ratios
@@ -39,6 +40,9 @@ def params_from_summary(summary: dict, site: str) -> AccountingParams:
 def verify_run(run_dir: Path) -> list[tuple[str, str, float, float]]:
     """Recompute every site's GTI and every task's ``R_task``; return the mismatches.
 
+    Uses ``meters.parquet``, the accounting block of ``summary.json`` and, where present,
+    ``contracts.parquet`` and ``task_energy.parquet``; nothing the run derived.
+
     Returns
     -------
     list of (what, where, recorded, recomputed)
@@ -48,13 +52,17 @@ def verify_run(run_dir: Path) -> list[tuple[str, str, float, float]]:
     summary, meters = run["summary"], run["meters"]
     problems = []
     ratios = []
+    contracts = contracts_from_table(run["contracts"]) if "contracts" in run else {}
     for site, rows in meters.groupby("site", sort=False):
-        score = score_site(rows.reset_index(drop=True), params_from_summary(summary, str(site)))
+        score = score_site(rows.reset_index(drop=True), params_from_summary(summary, str(site)),
+                           contracts.get(str(site), []))
         rec = summary["sites"][str(site)]["gti"]
         for key, val in (("gti_slice", score.gti_slice), ("gti_aggregate", score.gti_aggregate)):
             if abs(rec[key] - val) > VERIFY_ATOL:
                 problems.append((key, str(site), rec[key], val))
         ratios.append(score.slices.assign(site=site)[["site", "time", "it_mwh", "r_dc"]])
+    if "task_energy" not in run:
+        return problems
     per_task = task_green_ratios(run["task_energy"], pd.concat(ratios, ignore_index=True))
     recorded = run["tasks"].set_index("task_id")["r_task"]
     merged = per_task.set_index("task_id")["r_task"].reindex(recorded.index)

@@ -1,0 +1,43 @@
+"""Emissions next to GTI (spec section 9): location-based, and per 1,000 tokens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+G_PER_KG = 1000.0
+
+
+def location_based_kg(grid_import_mwh: np.ndarray, carbon_kg_per_mwh: np.ndarray) -> float:
+    """``sum_t grid_import * grid_carbon(t)`` [kgCO2e]."""
+    return float(np.dot(np.asarray(grid_import_mwh, float), np.asarray(carbon_kg_per_mwh, float)))
+
+
+def task_emissions_kg(task_energy: pd.DataFrame, slices: pd.DataFrame) -> pd.Series:
+    """Per task: the non-green share of its energy at the grid factor of its slice [kgCO2e].
+
+    ``sum_{s,t} e_k(s,t) * (1 - R_dc(s,t)) * carbon(s,t)`` with ``e_k`` including the task's share
+    of idle IT energy (as for ``R_task``).
+
+    Parameters
+    ----------
+    task_energy : pandas.DataFrame
+        ``task_id, site, time, it_mwh`` [MWh].
+    slices : pandas.DataFrame
+        ``site, time, it_mwh, r_dc, grid_carbon_kg_per_mwh`` per site and slice.
+    """
+    te = task_energy[["task_id", "site", "time", "it_mwh"]].merge(
+        slices[["site", "time", "it_mwh", "r_dc", "grid_carbon_kg_per_mwh"]].rename(
+            columns={"it_mwh": "slice_it_mwh"}), on=["site", "time"], how="left",
+        validate="many_to_one")
+    claimed = te.groupby(["site", "time"], sort=False)["it_mwh"].transform("sum").to_numpy()
+    share = np.divide(te["slice_it_mwh"].to_numpy(), claimed, out=np.ones(len(te)),
+                      where=claimed > 0)
+    kg = te["it_mwh"].to_numpy() * share * (1.0 - te["r_dc"].to_numpy()) * \
+        te["grid_carbon_kg_per_mwh"].to_numpy()
+    return pd.Series(kg, index=te["task_id"]).groupby(level=0, sort=False).sum()
+
+
+def g_per_1000_tokens(kg: float, tokens: float) -> float:
+    """Emissions intensity [gCO2e per 1,000 tokens]; 0 when there are no tokens."""
+    return kg * G_PER_KG * 1000.0 / tokens if tokens > 0 else 0.0

@@ -1,0 +1,109 @@
+"""The accounting part of a run's summary.json, shared by twin runs and ``aidc-twin score``."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gti_core.emissions import g_per_1000_tokens, task_emissions_kg
+from gti_core.fleet import fleet_periods, fleet_run
+from gti_core.rating import gti_level, label
+from gti_core.score import AccountingParams, SiteScore, labels_for
+from gti_core.tokens import (
+    task_aggregate_ratios,
+    task_green_ratios,
+    token_gti,
+    token_weighted_gti,
+)
+
+STORAGE_KEYS = ("charge_efficiency", "discharge_efficiency", "self_discharge_per_slice",
+                "initial_storage_mwh", "initial_storage_green_fraction")
+
+
+def storage_block(p: AccountingParams) -> dict[str, float]:
+    s = p.storage
+    return dict(zip(STORAGE_KEYS, (s.charge_efficiency, s.discharge_efficiency,
+                                   s.self_discharge_per_slice, s.initial_mwh,
+                                   s.initial_green_fraction), strict=True))
+
+
+def score_tasks(task_energy: pd.DataFrame, scores: list[SiteScore],
+                carbon: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per task: tokens, energy, ``r_task`` (time-slice), ``r_task_aggregate`` and emissions.
+
+    Parameters
+    ----------
+    task_energy : pandas.DataFrame
+        ``task_id, site, time, it_mwh, tokens_in, tokens_out``.
+    scores : list of SiteScore
+    carbon : pandas.DataFrame, optional
+        ``site, time, grid_carbon_kg_per_mwh``; without it ``emissions_kg`` is not computed.
+    """
+    slices = pd.concat([s.slices.assign(site=s.site) for s in scores], ignore_index=True)
+    per_task = task_green_ratios(task_energy, slices[["site", "time", "it_mwh", "r_dc"]])
+    agg = task_aggregate_ratios(task_energy, {s.site: s.gti_aggregate for s in scores})
+    per_task = per_task.set_index("task_id")
+    per_task["r_task_aggregate"] = agg
+    if carbon is not None:
+        sl = slices.merge(carbon, on=["site", "time"], how="left", validate="one_to_one")
+        per_task["emissions_kg"] = task_emissions_kg(task_energy, sl)
+    return per_task.reset_index()
+
+
+def _tokens_block(tasks: pd.DataFrame) -> dict[str, float]:
+    out = {"gti_token": token_gti(tasks),
+           "gti_token_aggregate": token_gti(tasks, "r_task_aggregate"),
+           **token_weighted_gti(tasks)}
+    if "emissions_kg" in tasks:
+        kg = float(tasks["emissions_kg"].sum())
+        tokens = float(tasks["tokens_in"].sum() + tasks["tokens_out"].sum())
+        out["task_emissions_kg"] = kg
+        out["gco2e_per_1000_tokens"] = g_per_1000_tokens(kg, tokens)
+        out["gco2e_per_1000_output_tokens"] = g_per_1000_tokens(
+            kg, float(tasks["tokens_out"].sum()))
+    return out
+
+
+def gti_summary(scores: list[SiteScore], params: list[AccountingParams], granularity: str,
+                tasks: pd.DataFrame | None = None) -> dict:
+    """``accounting``, ``gti``, ``levels`` and per-site ``sites.<name>`` blocks of a summary.
+
+    Storage parameters appear once under ``accounting`` when every site shares them, else as a
+    mapping site -> value; each site always carries its own under ``sites.<name>.storage``.
+    """
+    p0 = params[0]
+    th = p0.thresholds
+    storage = {n: storage_block(p) for n, p in zip((s.site for s in scores), params, strict=True)}
+    shared = {k: ({v[k] for v in storage.values()}) for k in STORAGE_KEYS}
+    accounting = {
+        "alpha": p0.alpha,
+        "grid_data_granularity": granularity,
+        "allocation": p0.allocation,
+        "storage_rule": p0.storage.rule,
+        "export_attributes": "retained" if p0.export_retained else "sold",
+        **{k: (next(iter(vals)) if len(vals) == 1 else {n: v[k] for n, v in storage.items()})
+           for k, vals in shared.items()},
+        "rating_thresholds": list(th),
+    }
+    run = fleet_run(scores)
+    gti = {"gti_slice": float(run["gti_slice"]), "gti_aggregate": float(run["gti_aggregate"]),
+           "mismatch_gap": float(run["mismatch_gap"]),
+           "level_slice": gti_level(run["gti_slice"], th),
+           "level_aggregate": gti_level(run["gti_aggregate"], th)}
+    if tasks is not None:
+        gti.update(_tokens_block(tasks))
+    levels = {per: [label(str(name), m, row[f"gti_{m}"], p0.alpha, p0.allocation, th)
+                    for name, row in fleet_periods(scores, per).iterrows()
+                    for m in ("slice", "aggregate")]
+              for per in ("year", "quarter", "month")}
+    sites = {}
+    for s, p in zip(scores, params, strict=True):
+        site_gti = {"gti_slice": s.gti_slice, "gti_aggregate": s.gti_aggregate,
+                    "mismatch_gap": s.gti_aggregate - s.gti_slice}
+        if tasks is not None and "site" in tasks:
+            site_gti.update(_tokens_block(tasks[tasks["site"] == s.site]))
+        sites[s.site] = {
+            "gti": site_gti,
+            "levels": {per: labels_for(s, p, per) for per in ("year", "quarter", "month")},
+            "storage": storage[s.site],
+        }
+    return {"accounting": accounting, "gti": gti, "levels": levels, "sites": sites}
