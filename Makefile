@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_year.py
+	$(BIN)/python benchmarks/score_fleet.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

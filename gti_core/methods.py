@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 PERIODS = ("year", "quarter", "month")
 
 
-def period_labels(time: pd.Series, period: str) -> pd.Series:
-    """Label each slice start (UTC) with its period: ``2023``, ``2023Q1`` or ``2023-01``.
+@dataclass(frozen=True)
+class PeriodGroups:
+    """Which period each slice belongs to: ``codes[i]`` indexes ``names``."""
+
+    codes: np.ndarray
+    names: list[str]
+
+    @classmethod
+    def single(cls, n: int, name: str) -> PeriodGroups:
+        return cls(np.zeros(n, dtype=np.int64), [name])
+
+
+def period_groups(time: pd.Series, period: str) -> PeriodGroups:
+    """Group slice starts (UTC) by period, labelled ``2023``, ``2023Q1`` or ``2023-01``.
 
     Labels are made once per distinct period, not per slice (formatting 35,040 timestamps one by
     one costs more than all the accounting).
@@ -25,14 +39,13 @@ def period_labels(time: pd.Series, period: str) -> pd.Series:
     else:
         raise ValueError(f"period = {period!r}: must be one of {PERIODS}")
     uniq, inverse = np.unique(codes, return_inverse=True)
-    names = np.array([fmt(int(c)) for c in uniq], dtype=object)
-    return pd.Series(names[inverse], index=time.index)
+    return PeriodGroups(inverse.astype(np.int64), [fmt(int(c)) for c in uniq])
 
 
 def gti_over_periods(
-    slices: pd.DataFrame, labels: pd.Series, allocation: str, export_retained: bool
+    slices: pd.DataFrame, groups: PeriodGroups, allocation: str, export_retained: bool
 ) -> pd.DataFrame:
-    """Both GTI methods and their gap for each period label.
+    """Both GTI methods and their gap for each period.
 
     Parameters
     ----------
@@ -40,8 +53,8 @@ def gti_over_periods(
         Per-slice columns ``it_mwh``, ``facility_mwh``, ``g_it``, ``g_nonit``, ``g_export``,
         ``g_contract`` (time-slice contract cover) and ``contract_weighted_mwh`` (weighted contract
         delivery, for the aggregate method), all [MWh].
-    labels : pandas.Series
-        Period label of each slice (see :func:`period_labels`).
+    groups : PeriodGroups
+        Period of each slice (see :func:`period_groups`).
     allocation : str
         ``it_first`` (denominator IT energy) or ``pro_rata`` (denominator facility energy).
     export_retained : bool
@@ -61,30 +74,32 @@ def gti_over_periods(
     ``g_loads = g_it + g_nonit``, ``D = it`` under ``it_first`` and ``D = facility`` under
     ``pro_rata``; contracts count up to the period's IT energy that the rest leaves uncovered.
     """
-    cols = ["it_mwh", "facility_mwh", "g_it", "g_nonit", "g_export", "g_contract",
-            "contract_weighted_mwh"]
-    sums = slices[cols].groupby(labels.to_numpy(), sort=True).sum()
-    denom = sums["it_mwh"] if allocation == "it_first" else sums["facility_mwh"]
-    green_it = sums["g_it"] + sums["g_contract"]
-    loads = sums["g_it"] + sums["g_nonit"]
-    physical = loads + (sums["g_export"] if export_retained else 0.0)
-    contracts = np.minimum(sums["contract_weighted_mwh"], np.maximum(denom - physical, 0.0))
-    it = sums["it_mwh"]
-    gti_slice = np.divide(green_it, it, out=np.zeros(len(sums)), where=it > 0)
-    gti_agg = np.minimum(
-        1.0, np.divide(physical + contracts, denom, out=np.zeros(len(sums)), where=denom > 0)
-    )
+    k = len(groups.names)
+
+    def total(col: str) -> np.ndarray:
+        return np.bincount(groups.codes, weights=slices[col].to_numpy(float), minlength=k)
+
+    it, facility = total("it_mwh"), total("facility_mwh")
+    g_it, g_nonit, g_export = total("g_it"), total("g_nonit"), total("g_export")
+    green_it = g_it + total("g_contract")
+    denom = it if allocation == "it_first" else facility
+    loads = g_it + g_nonit
+    physical = loads + (g_export if export_retained else 0.0)
+    contracts = np.minimum(total("contract_weighted_mwh"), np.maximum(denom - physical, 0.0))
+    gti_slice = np.divide(green_it, it, out=np.zeros(k), where=it > 0)
+    gti_agg = np.minimum(1.0, np.divide(physical + contracts, denom, out=np.zeros(k),
+                                        where=denom > 0))
     out = pd.DataFrame(
         {
-            "it_mwh": sums["it_mwh"],
-            "facility_mwh": sums["facility_mwh"],
+            "it_mwh": it,
+            "facility_mwh": facility,
             "green_it_mwh": green_it,
             "green_loads_mwh": loads,
-            "green_export_mwh": sums["g_export"],
+            "green_export_mwh": g_export,
             "gti_slice": gti_slice,
             "gti_aggregate": gti_agg,
-        }
+            "mismatch_gap": gti_agg - gti_slice,
+        },
+        index=pd.Index(groups.names, name="period"),
     )
-    out["mismatch_gap"] = out["gti_aggregate"] - out["gti_slice"]
-    out.index.name = "period"
     return out

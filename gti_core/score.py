@@ -13,7 +13,7 @@ import pandas as pd
 from gti_core.attribution import allocate_it_first, allocate_pro_rata, base_green_inflow_mwh
 from gti_core.contracts import Contract, contract_slice_cover, contract_volume_on_slices
 from gti_core.meters import check_meters
-from gti_core.methods import PERIODS, gti_over_periods, period_labels
+from gti_core.methods import PERIODS, PeriodGroups, gti_over_periods, period_groups
 from gti_core.rating import DEFAULT_THRESHOLDS, label
 from gti_core.storage import StorageParams, storage_provenance
 
@@ -79,7 +79,7 @@ class SiteScore:
         if not mask.any():
             raise ValueError(f"range [{start}, {end}) holds no slice of site {self.site!r}")
         part = self.slices[mask]
-        frame = gti_over_periods(part, pd.Series("range", index=part.index), self.allocation,
+        frame = gti_over_periods(part, PeriodGroups.single(len(part), "range"), self.allocation,
                                  self.export_retained)
         return frame.iloc[0]
 
@@ -151,12 +151,12 @@ def score_site(
         }
     )
     periods = {
-        p: gti_over_periods(slices, period_labels(time, p), params.allocation,
+        p: gti_over_periods(slices, period_groups(time, p), params.allocation,
                             params.export_retained)
         for p in PERIODS
     }
-    whole = gti_over_periods(slices, pd.Series("run", index=slices.index), params.allocation,
-                             params.export_retained)
+    whole = gti_over_periods(slices, PeriodGroups.single(len(slices), "run"),
+                             params.allocation, params.export_retained)
     return SiteScore(site=str(sites[0]), slices=slices, periods=periods, run=whole.iloc[0],
                      allocation=params.allocation, export_retained=params.export_retained)
 
