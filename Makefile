@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_year.py
 	$(BIN)/python benchmarks/score_fleet.py
+	$(BIN)/python benchmarks/power_flows.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

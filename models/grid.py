@@ -8,6 +8,9 @@ proportion to reference plants on the site's weather, scaled to their annual sha
                          + s_wind * cf_wind(t) / mean(cf_wind), 0, 1)
 
 The carbon intensity of imports is the fossil remainder's emission factor times (1 - grid_share).
+
+A user CSV (:func:`read_signals_csv`) can replace any of the three signals with measured data,
+for example a utility's hourly renewable share and marginal price.
 """
 
 from __future__ import annotations
@@ -48,3 +51,40 @@ def tou_price_usd_per_mwh(index: pd.DatetimeIndex, tariff, utc_offset_h: float) 
     price[(hour >= s0) & (hour < s1) & ~weekend] = tariff.shoulder_usd_per_mwh
     price[(hour >= p0) & (hour < p1) & ~weekend] = tariff.peak_usd_per_mwh
     return price
+
+
+SIGNAL_COLUMNS = ("price_usd_per_mwh", "grid_share", "grid_carbon_kg_per_mwh")
+
+
+def read_signals_csv(path, index: pd.DatetimeIndex, slice_minutes: int) -> pd.DataFrame:
+    """Grid signals from a CSV, on the run's slices.
+
+    The file has ``time`` (interval start; an offset in the text is honoured, naive is UTC) and any
+    of :data:`SIGNAL_COLUMNS`. An interval's value holds for every slice inside it (a price or a
+    share is a rate, not an energy); finer data is averaged over each slice. Every slice of the run
+    must be covered.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``index``, with the columns the file has.
+    """
+    data = pd.read_csv(path)
+    if "time" not in data.columns:
+        raise ValueError(f"grid.signals_file = {path}: column 'time' is missing")
+    cols = [c for c in SIGNAL_COLUMNS if c in data.columns]
+    if not cols:
+        raise ValueError(f"grid.signals_file = {path}: none of {list(SIGNAL_COLUMNS)} present")
+    data.index = pd.DatetimeIndex(pd.to_datetime(data.pop("time"), utc=True))
+    data = data[cols].astype(float).sort_index()
+    if "grid_share" in data and ((data["grid_share"] < 0) | (data["grid_share"] > 1)).any():
+        bad = data.index[(data["grid_share"] < 0) | (data["grid_share"] > 1)][0]
+        raise ValueError(f"grid.signals_file = {path}: grid_share outside [0, 1] at {bad}")
+    step = (data.index[1] - data.index[0]) if len(data) > 1 else pd.Timedelta(hours=1)
+    if step < pd.Timedelta(minutes=slice_minutes):
+        data = data.resample(f"{slice_minutes}min").mean()
+    out = data.reindex(index, method="ffill", tolerance=step - pd.Timedelta(seconds=1))
+    if out.isna().any().any():
+        first = out.index[out.isna().any(axis=1)][0]
+        raise ValueError(f"grid.signals_file = {path}: no value for the slice at {first}")
+    return out

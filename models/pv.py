@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pvlib
 from pvlib.location import Location
 from pvlib.modelchain import ModelChain
-from pvlib.pvsystem import PVSystem
+from pvlib.pvsystem import FixedMount, PVSystem, SingleAxisTrackerMount
 from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 
 #: Cell temperature model: SAPM, open rack, glass/polymer (utility-scale ground mount).
@@ -37,9 +38,23 @@ def pvwatts_losses_percent(cfg) -> dict[str, float]:
     }
 
 
+def mount(cfg):
+    """pvlib mount of the plant: fixed tilt, or a single-axis tracker with backtracking."""
+    if cfg.mount == "single_axis":
+        return SingleAxisTrackerMount(axis_tilt=0.0, axis_azimuth=cfg.axis_azimuth_deg,
+                                      max_angle=cfg.max_rotation_deg, backtrack=True,
+                                      gcr=cfg.ground_coverage_ratio)
+    return FixedMount(surface_tilt=cfg.tilt_deg, surface_azimuth=cfg.azimuth_deg)
+
+
+def degraded_dc_w(cfg) -> float:
+    """DC nameplate after ``age_years`` of linear degradation [W]."""
+    return cfg.dc_mw * 1e6 * max(0.0, 1.0 - cfg.degradation_per_year_fraction * cfg.age_years)
+
+
 def pv_ac_power_mw(weather: pd.DataFrame, location: Location, cfg,
                    slice_minutes: int) -> pd.Series:
-    """AC power of a fixed-tilt PV plant, slice means [MW].
+    """AC power of a PV plant (fixed tilt or single-axis tracking), slice means [MW].
 
     Parameters
     ----------
@@ -48,8 +63,9 @@ def pv_ac_power_mw(weather: pd.DataFrame, location: Location, cfg,
     location : pvlib.location.Location
         Site location.
     cfg : twin.scenario.PVConfig
-        Plant: ``dc_mw``, ``dc_ac_ratio``, tilt and azimuth, temperature coefficient, inverter
-        efficiency, PVWatts loss fractions, albedo.
+        Plant: ``dc_mw``, ``dc_ac_ratio``, mount (tilt and azimuth, or tracker axis, rotation
+        limit and ground coverage), age and degradation, temperature coefficient, inverter
+        efficiency, PVWatts loss fractions (soiling, availability, ...), albedo.
     slice_minutes : int
         Slice length [min]; solar position is taken at slice midpoints.
 
@@ -57,19 +73,23 @@ def pv_ac_power_mw(weather: pd.DataFrame, location: Location, cfg,
     -------
     pandas.Series
         AC power delivered to the site bus [MW], >= 0, capped by the inverter rating
-        ``dc_mw / dc_ac_ratio``, indexed like ``weather``.
+        ``dc_mw / dc_ac_ratio`` (clipping), indexed like ``weather``.
+
+    Notes
+    -----
+    Degradation lowers the DC nameplate, ``pdc0 = dc * (1 - d * age)``; the inverter keeps its
+    rating, so an older plant clips less.
     """
     if cfg.dc_mw == 0:
         return pd.Series(0.0, index=weather.index, name="pv_mw")
     ac_w = cfg.dc_mw * 1e6 / cfg.dc_ac_ratio
     system = PVSystem(
-        surface_tilt=cfg.tilt_deg,
-        surface_azimuth=cfg.azimuth_deg,
-        albedo=cfg.albedo,
-        module_parameters={"pdc0": cfg.dc_mw * 1e6, "gamma_pdc": cfg.gamma_pdc_per_c},
+        arrays=[pvlib.pvsystem.Array(
+            mount=mount(cfg), albedo=cfg.albedo,
+            module_parameters={"pdc0": degraded_dc_w(cfg), "gamma_pdc": cfg.gamma_pdc_per_c},
+            temperature_model_parameters=TEMPERATURE_PARAMETERS, name="plant")],
         inverter_parameters={"pdc0": ac_w / cfg.inverter_efficiency,
                              "eta_inv_nom": cfg.inverter_efficiency},
-        temperature_model_parameters=TEMPERATURE_PARAMETERS,
         losses_parameters=pvwatts_losses_percent(cfg),
     )
     mc = ModelChain(system, location, aoi_model="physical", spectral_model="no_loss",

@@ -1,11 +1,27 @@
 """Weather input: parse a weather file with pvlib.iotools into one UTC frame at slice resolution.
 
-Conventions: the returned index is the *start* of each slice in UTC. Irradiance is the mean over the
-slice [W/m2]; temperature [degC], wind speed [m/s] and pressure [Pa] are slice means.
+Conventions: the returned index is the *start* of each slice in UTC and covers one calendar year
+(``year-01-01 00:00 UTC`` to the end of 31 December UTC). Irradiance is the mean over the slice
+[W/m2]; temperature [degC], wind speed [m/s] and pressure [Pa] are slice means.
+
+Formats, each parsed by pvlib.iotools (:data:`READERS`): ``tmy3``, ``tmy2``, ``epw``, ``pvgis_tmy``
+(CSV, JSON or EPW from PVGIS), ``nsrdb_psm4`` (NSRDB SAM CSV), and ``csv`` (this project's plain
+format: ``time`` as the UTC interval start, ``ghi, dni, dhi`` [W/m2], ``temp_air`` [degC],
+``wind_speed`` [m/s], ``pressure`` [Pa], hourly or 30-minute). A file may be gzip-compressed
+(``.gz``).
+
+Typical years (TMY2/3, EPW, PVGIS TMY) take their months from different years; they are mapped
+onto the scenario's ``year`` (pvlib's ``coerce_year``). A file in local time is converted to UTC
+and rotated by its offset so that it covers the UTC calendar year: a typical year is cyclic, and a
+single real year is treated the same way (the first hours of 1 January UTC take the last hours of
+31 December local time).
 """
 
 from __future__ import annotations
 
+import gzip
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +30,29 @@ import pandas as pd
 import pvlib
 
 IRRADIANCE = ("ghi", "dni", "dhi")
-#: Below this hourly mean clear-sky irradiance [W/m2] an hour's energy is spread evenly over its
+COLUMNS = ("ghi", "dni", "dhi", "temp_air", "wind_speed", "pressure")
+#: Standard atmosphere at sea level [Pa], used where a file has no pressure.
+SEA_LEVEL_PRESSURE_PA = 101325.0
+#: Below this mean clear-sky irradiance [W/m2] an interval's energy is spread evenly over its
 #: slices instead of following the clear-sky shape (twilight, where the ratio is ill-conditioned).
 TWILIGHT_CLEARSKY_W_PER_M2 = 20.0
+
+
+@dataclass(frozen=True)
+class WeatherFile:
+    """A parsed weather file before it is mapped onto a calendar year.
+
+    ``frame`` is indexed by interval start (tz-aware), columns :data:`COLUMNS`.
+    """
+
+    frame: pd.DataFrame
+    step_minutes: int
+    latitude_deg: float
+    longitude_deg: float
+    altitude_m: float
+    utc_offset_h: float
+    name: str
+    typical_year: bool
 
 
 @dataclass(frozen=True)
@@ -36,6 +72,39 @@ class SiteWeather:
                                        altitude=self.altitude_m, name=self.source)
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A bundled climate: a file that pvlib distributes and how to read it."""
+
+    file: str
+    format: str
+    year: int
+    wind_speed_height_m: float
+    temperature_height_m: float
+    roughness_length_m: float
+    description: str
+
+
+PROJECT_WEATHER = Path(__file__).resolve().parents[1] / "scenarios" / "weather"
+
+#: Named climates (see the README for where each file comes from).
+PRESETS: dict[str, Preset] = {
+    "greensboro-nc": Preset(
+        "pvlib:723170TYA.CSV", "tmy3", 2023, 10.0, 2.0, 0.1,
+        "humid subtropical, inland: NSRDB TMY3 for Greensboro Piedmont Triad International "
+        "Airport, NC (36.10 N, 79.95 W, 273 m), in the pvlib wheel"),
+    "sand-point-ak": Preset(
+        "pvlib:703165TY.csv", "tmy3", 2023, 10.0, 2.0, 0.03,
+        "windy northern coast: NSRDB TMY3 for Sand Point, Alaska (55.32 N, 160.52 W, 7 m), "
+        "in the pvlib wheel"),
+    "colorado-plateau": Preset(
+        str(PROJECT_WEATHER / "nsrdb_psm4_2023_40.53_-108.54.csv.gz"), "nsrdb_psm4", 2023,
+        2.0, 2.0, 0.05,
+        "sunny high-desert plateau: NSRDB PSM v4 year 2023, 30-minute, for 40.53 N, 108.54 W, "
+        "2,168 m (north-west Colorado), from pvlib's test data (its source distribution)"),
+}
+
+
 def resolve_weather_path(file: str, base_dir: Path) -> Path:
     """``pvlib:<name>`` -> pvlib's bundled data folder; a relative path -> ``base_dir``."""
     if file.startswith("pvlib:"):
@@ -44,71 +113,179 @@ def resolve_weather_path(file: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def read_tmy3_utc(path: Path, year: int) -> tuple[pd.DataFrame, dict]:
-    """Read a TMY3 file into an hourly, interval-beginning, UTC frame of one calendar year.
+def _text(path: Path, binary: bool = False) -> io.StringIO | io.BytesIO | str:
+    """A gzip file as an in-memory buffer (text, or bytes for parsers that read bytes); anything
+    else as its path."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+        return io.BytesIO(raw) if binary else io.StringIO(raw.decode("utf-8", errors="replace"))
+    return str(path)
 
-    TMY3 values are hour-ending in local standard time and the months come from different years;
-    pvlib's ``read_tmy3(coerce_year=year)`` maps them onto ``year``. Each hour is relabelled with
-    its start, converted to UTC, and the year is rotated by the UTC offset so that it covers
-    ``year-01-01 00:00 UTC`` to the end of Dec 31 UTC (a typical year is treated as cyclic: the
-    first hours of Jan 1 UTC take the last evening hours of Dec 31 local time).
 
-    Parameters
-    ----------
-    path : Path
-        TMY3 CSV file.
-    year : int
-        Calendar year to map the typical year onto; must not be a leap year (a TMY has 8,760 h).
+def _coerce_index(index: pd.DatetimeIndex, year: int) -> pd.DatetimeIndex:
+    """Move every timestamp to ``year`` keeping month, day and time (a typical year's months)."""
+    naive = index.tz_localize(None)
+    moved = pd.to_datetime({"year": year, "month": naive.month, "day": naive.day,
+                            "hour": naive.hour, "minute": naive.minute})
+    return pd.DatetimeIndex(moved).tz_localize(index.tz)
 
-    Returns
-    -------
-    (pandas.DataFrame, dict)
-        Hourly frame (ghi, dni, dhi [W/m2], temp_air [degC], wind_speed [m/s], pressure [Pa])
-        indexed by hour start in UTC, and pvlib's metadata dict.
+
+def _frame(data: pd.DataFrame, pressure_scale: float = 1.0) -> pd.DataFrame:
+    out = pd.DataFrame(index=data.index)
+    for col in ("ghi", "dni", "dhi", "temp_air", "wind_speed"):
+        out[col] = data[col].astype(float)
+    out["pressure"] = (data["pressure"].astype(float) * pressure_scale if "pressure" in data
+                       else SEA_LEVEL_PRESSURE_PA)
+    return out
+
+
+def read_tmy3(path: Path, year: int) -> WeatherFile:
+    """NSRDB TMY3: hour-ending local standard time, pressure in mbar."""
+    data, meta = pvlib.iotools.read_tmy3(_text(path), coerce_year=year, map_variables=True)
+    frame = _frame(data, 100.0)
+    frame.index = frame.index - pd.Timedelta(hours=1)  # hour-ending -> interval start
+    frame.index = _coerce_index(frame.index, year)  # the first row moved back into Dec 31
+    name = f"{str(meta.get('Name', path.stem)).strip(chr(34))}, {meta.get('State', '')}"
+    return WeatherFile(frame, 60, float(meta["latitude"]), float(meta["longitude"]),
+                       float(meta["altitude"]), float(meta["TZ"]), name, True)
+
+
+def read_tmy2(path: Path, year: int) -> WeatherFile:
+    """TMY2: pvlib indexes each hour by its start in local standard time; pressure in mbar."""
+    data, meta = pvlib.iotools.read_tmy2(str(path))
+    data = data.rename(columns={"GHI": "ghi", "DNI": "dni", "DHI": "dhi", "DryBulb": "temp_air",
+                                "Wspd": "wind_speed", "Pressure": "pressure"})
+    frame = _frame(data, 100.0)
+    # pvlib's TMY2 reader keeps the file's tenths (0.1 degC, 0.1 m/s) as read
+    frame["temp_air"] /= 10.0
+    frame["wind_speed"] /= 10.0
+    frame.index = _coerce_index(frame.index, year)
+    return WeatherFile(frame, 60, float(meta["latitude"]), float(meta["longitude"]),
+                       float(meta["altitude"]), float(meta["TZ"]),
+                       f"{meta.get('City', path.stem)}, {meta.get('State', '')}", True)
+
+
+def read_epw(path: Path, year: int) -> WeatherFile:
+    """EnergyPlus EPW: pvlib indexes each hour by its start in local standard time; Pa."""
+    data, meta = pvlib.iotools.read_epw(_text(path), coerce_year=year)
+    data = data.rename(columns={"atmospheric_pressure": "pressure"})
+    return WeatherFile(_frame(data), 60, float(meta["latitude"]), float(meta["longitude"]),
+                       float(meta["altitude"]), float(meta["TZ"]),
+                       f"{meta.get('city', path.stem)}, {meta.get('country', '')}", True)
+
+
+def read_pvgis_tmy(path: Path, year: int) -> WeatherFile:
+    """PVGIS TMY (CSV, JSON or EPW): hourly, UTC; 2-m temperature, 10-m wind; Pa."""
+    fmt = {".csv": "csv", ".json": "json", ".epw": "epw"}.get(
+        Path(path.name.removesuffix(".gz")).suffix)
+    data, meta = pvlib.iotools.read_pvgis_tmy(_text(path, binary=fmt == "csv"),
+                                              pvgis_format=fmt, map_variables=True)
+    if fmt == "epw":
+        data = data.rename(columns={"atmospheric_pressure": "pressure"})
+        inputs = {"latitude": meta["latitude"], "longitude": meta["longitude"],
+                  "elevation": meta["altitude"]}
+    else:
+        inputs = meta["inputs"]
+    frame = _frame(data)
+    index = frame.index if frame.index.tz is not None else frame.index.tz_localize("UTC")
+    frame.index = _coerce_index(index.tz_convert("UTC"), year)
+    lon = float(inputs["longitude"])
+    return WeatherFile(frame, 60, float(inputs["latitude"]), lon, float(inputs["elevation"]),
+                       float(round(lon / 15.0)), f"PVGIS TMY {inputs['latitude']}, {lon}", True)
+
+
+def read_nsrdb_psm4(path: Path, year: int) -> WeatherFile:
+    """NSRDB PSM v4 SAM CSV: a real year in local standard time (30 or 60 min), mbar.
+
+    The timestamp is taken as the start of its interval. The wind speed of PSM v3 and later is the
+    2-m wind (NSRDB webinar Q&A, 2020, as quoted in pvlib issue #1814).
     """
-    if pd.Timestamp(year=year, month=1, day=1).is_leap_year:
-        raise ValueError(f"weather.year = {year}: a TMY has 8,760 hours; use a non-leap year")
-    data, meta = pvlib.iotools.read_tmy3(str(path), coerce_year=year, map_variables=True)
-    if len(data) != 8760:
-        raise ValueError(f"{path}: expected 8,760 hourly rows in a TMY3 file, found {len(data)}")
-    offset_h = float(meta["TZ"])
-    values = data[["ghi", "dni", "dhi", "temp_air", "wind_speed", "pressure"]].to_numpy(float)
-    # row i covers local hour i (0 = Jan 1 00:00-01:00 local) = UTC hour i - offset_h
-    shift = int(round(-offset_h))
-    values = np.roll(values, shift, axis=0)
-    index = pd.date_range(f"{year}-01-01", periods=8760, freq="h", tz="UTC")
-    frame = pd.DataFrame(values, index=index,
-                         columns=["ghi", "dni", "dhi", "temp_air", "wind_speed", "pressure"])
-    frame["pressure"] *= 100.0  # mbar -> Pa
-    return frame, meta
+    data, meta = pvlib.iotools.read_nsrdb_psm4(_text(path), map_variables=True)
+    file_year = int(data.index[0].year)
+    if year != file_year:
+        raise ValueError(f"weather.year = {year}: this NSRDB file holds the year {file_year}")
+    step = int((data.index[1] - data.index[0]).total_seconds() // 60)
+    return WeatherFile(_frame(data, 100.0), step, float(meta["latitude"]),
+                       float(meta["longitude"]), float(meta["altitude"]),
+                       float(meta["Time Zone"]), f"NSRDB {meta.get('Location ID', '')}", False)
 
 
-def _interp_cyclic(hourly: np.ndarray, hour_pos: np.ndarray) -> np.ndarray:
-    """Linear interpolation of hourly means placed at hour centres, at positions in hours."""
-    n = len(hourly)
+def read_csv_weather(path: Path, year: int, latitude_deg: float, longitude_deg: float,
+                     altitude_m: float, utc_offset_h: float) -> WeatherFile:
+    """The project's plain CSV (module docstring); the location comes from the scenario."""
+    data = pd.read_csv(_text(path))
+    missing = [c for c in ("time", *COLUMNS[:5]) if c not in data.columns]
+    if missing:
+        raise ValueError(f"weather.file = {path.name}: column {missing[0]!r} is missing")
+    data.index = pd.DatetimeIndex(pd.to_datetime(data.pop("time"), utc=True))
+    step = int((data.index[1] - data.index[0]).total_seconds() // 60)
+    return WeatherFile(_frame(data), step, latitude_deg, longitude_deg, altitude_m,
+                       utc_offset_h, path.name, False)
+
+
+#: Format name -> reader(path, year) (the csv reader also takes the location).
+READERS: dict[str, Callable[..., WeatherFile]] = {
+    "tmy3": read_tmy3,
+    "tmy2": read_tmy2,
+    "epw": read_epw,
+    "pvgis_tmy": read_pvgis_tmy,
+    "nsrdb_psm4": read_nsrdb_psm4,
+    "csv": read_csv_weather,
+}
+
+
+def calendar_year_utc(wf: WeatherFile, year: int) -> pd.DataFrame:
+    """Map a file onto ``[year-01-01, year+1-01-01)`` UTC at its own step (module docstring)."""
+    if wf.typical_year and pd.Timestamp(year=year, month=1, day=1).is_leap_year:
+        raise ValueError(f"weather.year = {year}: a typical year has no 29 February; use a "
+                         "non-leap year")
+    start = pd.Timestamp(year=year, month=1, day=1, tz="UTC")
+    step = pd.Timedelta(minutes=wf.step_minutes)
+    n = int((pd.Timestamp(year=year + 1, month=1, day=1, tz="UTC") - start) / step)
+    if len(wf.frame) != n:
+        raise ValueError(f"weather.file ({wf.name}): {len(wf.frame)} rows, but {year} at "
+                         f"{wf.step_minutes} minutes has {n}")
+    t = wf.frame.index.tz_convert("UTC")
+    pos = np.mod(((t - start) // step).to_numpy(dtype=np.int64), n)
+    if len(np.unique(pos)) != n:
+        raise ValueError(f"weather.file ({wf.name}): timestamps do not cover {year} exactly once")
+    values = np.empty((n, len(COLUMNS)))
+    values[pos] = wf.frame[list(COLUMNS)].to_numpy(float)
+    return pd.DataFrame(values, index=pd.date_range(start, periods=n, freq=step),
+                        columns=list(COLUMNS))
+
+
+def _interp_cyclic(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Linear interpolation of interval means placed at interval centres, at positions given in
+    intervals, wrapping around the year."""
+    n = len(values)
     centres = np.arange(n) + 0.5
     xp = np.concatenate(([centres[-1] - n], centres, [centres[0] + n]))
-    fp = np.concatenate(([hourly[-1]], hourly, [hourly[0]]))
-    return np.interp(hour_pos, xp, fp)
+    fp = np.concatenate(([values[-1]], values, [values[0]]))
+    return np.interp(pos, xp, fp)
 
 
-def hourly_to_slices(hourly: pd.DataFrame, location: pvlib.location.Location,
-                     slice_minutes: int) -> pd.DataFrame:
-    """Resample an hourly interval-beginning UTC frame to slices, conserving irradiance energy.
+def to_slices(frame: pd.DataFrame, step_minutes: int, location: pvlib.location.Location,
+              slice_minutes: int) -> pd.DataFrame:
+    """Resample a calendar-year frame from its step to slices, conserving irradiance energy.
 
-    Irradiance follows the clear-sky shape within each hour: with ``cs`` the Ineichen clear-sky
-    irradiance at slice midpoints, slice value = ``cs * X_hour / mean_hour(cs)``, so the slices of
-    an hour average exactly to the hourly value while tracking the sun's position. In twilight hours
-    (mean clear-sky below :data:`TWILIGHT_CLEARSKY_W_PER_M2`) the hour is spread evenly.
-    Temperature and pressure are interpolated linearly between hour centres. Wind speed keeps the
-    hour's value in each of its slices: interpolating it would smooth the speed distribution and,
-    through the convex power curve, lower wind energy by about 2% at 15 minutes (measured on the
-    Greensboro TMY3), so the annual wind energy would depend on the slice length.
+    Finer slices: irradiance follows the clear-sky shape within each interval: with ``cs`` the
+    Ineichen clear-sky irradiance at slice midpoints, slice value = ``cs * X / mean(cs)``, so the
+    slices of an interval average exactly to its value while tracking the sun's position; in
+    twilight (mean clear-sky below :data:`TWILIGHT_CLEARSKY_W_PER_M2`) the interval is spread
+    evenly. Temperature and pressure are interpolated linearly between interval centres. Wind speed
+    keeps the interval's value in each of its slices: interpolating it would smooth the speed
+    distribution and, through the convex power curve, lower wind energy by about 2% at 15 minutes
+    (measured on the Greensboro TMY3), making annual wind energy depend on the slice length.
+    Coarser slices: every column is the mean of the intervals in the slice.
 
     Parameters
     ----------
-    hourly : pandas.DataFrame
-        Output of :func:`read_tmy3_utc`.
+    frame : pandas.DataFrame
+        Output of :func:`calendar_year_utc`.
+    step_minutes : int
+        The frame's step [min].
     location : pvlib.location.Location
         Site location, for the clear-sky model.
     slice_minutes : int
@@ -119,47 +296,68 @@ def hourly_to_slices(hourly: pd.DataFrame, location: pvlib.location.Location,
     pandas.DataFrame
         Same columns, one row per slice, indexed by slice start (UTC).
     """
-    if 60 % slice_minutes:
-        raise ValueError(f"slice_minutes = {slice_minutes}: must divide 60")
-    per_hour = 60 // slice_minutes
-    if per_hour == 1:
-        return hourly.copy()
-    index = pd.date_range(hourly.index[0], periods=len(hourly) * per_hour,
-                          freq=f"{slice_minutes}min", tz="UTC")
-    mid = index + pd.Timedelta(minutes=slice_minutes / 2)
-    cs = location.get_clearsky(mid, model="ineichen")
+    if slice_minutes == step_minutes:
+        return frame.copy()
+    if slice_minutes > step_minutes:
+        if slice_minutes % step_minutes:
+            raise ValueError(f"slice_minutes = {slice_minutes}: not a multiple of the weather "
+                             f"step of {step_minutes} minutes")
+        return frame.resample(f"{slice_minutes}min").mean()
+    if step_minutes % slice_minutes:
+        raise ValueError(f"slice_minutes = {slice_minutes}: must divide the weather step of "
+                         f"{step_minutes} minutes")
+    per = step_minutes // slice_minutes
+    index = pd.date_range(frame.index[0], periods=len(frame) * per, freq=f"{slice_minutes}min")
+    cs = location.get_clearsky(index + pd.Timedelta(minutes=slice_minutes / 2), model="ineichen")
     out = pd.DataFrame(index=index)
     for col in IRRADIANCE:
-        shape = cs[col].to_numpy().reshape(-1, per_hour)
-        hour_mean = shape.mean(axis=1, keepdims=True)
-        target = hourly[col].to_numpy()[:, None]
-        use_shape = hour_mean > TWILIGHT_CLEARSKY_W_PER_M2
-        scaled = np.where(use_shape, shape * np.divide(target, hour_mean, where=use_shape,
-                                                       out=np.zeros_like(hour_mean)),
-                          np.broadcast_to(target, shape.shape))
-        out[col] = scaled.reshape(-1)
-    hour_pos = (np.arange(len(index)) + 0.5) / per_hour
+        shape = cs[col].to_numpy().reshape(-1, per)
+        mean = shape.mean(axis=1, keepdims=True)
+        target = frame[col].to_numpy()[:, None]
+        use = mean > TWILIGHT_CLEARSKY_W_PER_M2
+        ratio = np.divide(target, mean, where=use, out=np.zeros_like(mean))
+        out[col] = np.where(use, shape * ratio, np.broadcast_to(target, shape.shape)).reshape(-1)
+    pos = (np.arange(len(index)) + 0.5) / per
     for col in ("temp_air", "pressure"):
-        out[col] = _interp_cyclic(hourly[col].to_numpy(), hour_pos)
-    out["wind_speed"] = np.repeat(hourly["wind_speed"].to_numpy(), per_hour)
-    return out
+        out[col] = _interp_cyclic(frame[col].to_numpy(), pos)
+    out["wind_speed"] = np.repeat(frame["wind_speed"].to_numpy(), per)
+    return out[list(COLUMNS)]
 
 
-def load_site_weather(file: str, fmt: str, year: int, base_dir: Path,
-                      slice_minutes: int) -> SiteWeather:
-    """Read a site's weather file and resample it to slices (see :func:`hourly_to_slices`)."""
+def load_site_weather(file: str, fmt: str, year: int, base_dir: Path, slice_minutes: int,
+                      location: dict | None = None) -> SiteWeather:
+    """Read a site's weather file, map it onto ``year`` in UTC and resample it to slices.
+
+    Parameters
+    ----------
+    file : str
+        A path (relative to ``base_dir``) or ``pvlib:<bundled file>``.
+    fmt : str
+        A key of :data:`READERS`.
+    year : int
+        Calendar year to simulate.
+    base_dir : Path
+        Folder of the scenario file.
+    slice_minutes : int
+        Slice length [min].
+    location : dict, optional
+        ``latitude_deg, longitude_deg, altitude_m, utc_offset_h`` for the ``csv`` format.
+    """
     path = resolve_weather_path(file, base_dir)
     if not path.is_file():
         raise FileNotFoundError(f"weather.file = {file!r}: no such file ({path})")
-    if fmt != "tmy3":
-        raise ValueError(f"weather.format = {fmt!r}: only 'tmy3' is supported")
-    hourly, meta = read_tmy3_utc(path, year)
-    name = f"{str(meta.get('Name', path.stem)).strip(chr(34))}, {meta.get('State', '')}"
-    weather = SiteWeather(frame=hourly, latitude_deg=float(meta["latitude"]),
-                          longitude_deg=float(meta["longitude"]),
-                          altitude_m=float(meta["altitude"]), utc_offset_h=float(meta["TZ"]),
-                          source=f"{path.name} ({name})")
-    frame = hourly_to_slices(hourly, weather.location, slice_minutes)
-    return SiteWeather(frame=frame, latitude_deg=weather.latitude_deg,
-                       longitude_deg=weather.longitude_deg, altitude_m=weather.altitude_m,
-                       utc_offset_h=weather.utc_offset_h, source=weather.source)
+    if fmt not in READERS:
+        raise ValueError(f"weather.format = {fmt!r}: must be one of {sorted(READERS)}")
+    if fmt == "csv":
+        if not location:
+            raise ValueError("weather: the csv format needs latitude_deg, longitude_deg, "
+                             "altitude_m and utc_offset_h")
+        wf = read_csv_weather(path, year, **location)
+    else:
+        wf = READERS[fmt](path, year)
+    frame = calendar_year_utc(wf, year)
+    site = SiteWeather(frame, wf.latitude_deg, wf.longitude_deg, wf.altitude_m, wf.utc_offset_h,
+                       f"{path.name} ({wf.name})")
+    return SiteWeather(to_slices(frame, wf.step_minutes, site.location, slice_minutes),
+                       wf.latitude_deg, wf.longitude_deg, wf.altitude_m, wf.utc_offset_h,
+                       site.source)

@@ -1,115 +1,19 @@
-"""Models at the function layer: weather resampling, PV and wind against their libraries run
-directly, battery, datacenter, tokens against published points, workloads, grid signals.
+"""Models at the function layer: battery, datacenter, tokens against published points,
+workloads, grid signals. (Weather, PV and wind: test_weather.py and test_supply.py.)
 
-Tolerances (one per quantity): annual PV/wind energy vs the library run directly at hourly
-resolution: 1%; token energy vs published points: 10% (the points are quoted as "about").
+Tolerance: token energy vs published points: 10% (the points are quoted as "about").
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pvlib
 import pytest
-from windpowerlib import ModelChain as WplModelChain
-from windpowerlib import WindTurbine
 
-from models import battery, datacenter, grid, tokens, weather, workloads
-from models.pv import pv_ac_power_mw
-from models.wind import weather_for_windpowerlib, wind_farm_power_mw
-from twin.scenario import BatchConfig, InteractiveConfig, PVConfig, TariffConfig, WindConfig
+from models import battery, datacenter, grid, tokens, workloads
+from twin.scenario import BatchConfig, InteractiveConfig, TariffConfig
 
-ANNUAL_ENERGY_RTOL = 0.01
 TOKEN_POINT_RTOL = 0.10
-TMY = "pvlib:723170TYA.CSV"
-
-
-@pytest.fixture(scope="module")
-def hourly():
-    path = weather.resolve_weather_path(TMY, Path("."))
-    return weather.read_tmy3_utc(path, 2023)
-
-
-@pytest.fixture(scope="module")
-def site15():
-    return weather.load_site_weather(TMY, "tmy3", 2023, Path("."), 15)
-
-
-def test_weather_year_is_utc_and_complete(site15):
-    idx = site15.frame.index
-    assert len(idx) == 35040
-    assert idx[0] == pd.Timestamp("2023-01-01 00:00", tz="UTC")
-    assert idx[-1] == pd.Timestamp("2023-12-31 23:45", tz="UTC")
-    assert (site15.latitude_deg, site15.longitude_deg, site15.utc_offset_h) == (36.1, -79.95, -5)
-
-
-def test_resampling_conserves_each_hours_irradiance(hourly, site15):
-    h, _ = hourly
-    for col in ("ghi", "dni", "dhi"):
-        per_hour = site15.frame[col].to_numpy().reshape(-1, 4).mean(axis=1)
-        np.testing.assert_allclose(per_hour, h[col].to_numpy(), atol=1e-9)
-    # no irradiance at night: slices whose clear-sky sun is down carry none
-    assert (site15.frame["ghi"] >= 0).all()
-
-
-def test_leap_year_refused():
-    path = weather.resolve_weather_path(TMY, Path("."))
-    with pytest.raises(ValueError, match="weather.year = 2024: a TMY has 8,760 hours"):
-        weather.read_tmy3_utc(path, 2024)
-
-
-def test_pv_annual_energy_matches_pvlib_run_hourly(hourly, site15):
-    """Our 15-minute chain vs pvlib's PVWatts ModelChain on the raw hourly file, directly."""
-    cfg = PVConfig(dc_mw=300.0, dc_ac_ratio=1.25, tilt_deg=25.0)
-    ours = pv_ac_power_mw(site15.frame, site15.location, cfg, 15).sum() * 0.25  # MWh
-    h, meta = hourly
-    loc = pvlib.location.Location(meta["latitude"], meta["longitude"], altitude=meta["altitude"])
-    system = pvlib.pvsystem.PVSystem(
-        surface_tilt=25, surface_azimuth=180,
-        module_parameters={"pdc0": 300e6, "gamma_pdc": -0.0035},
-        inverter_parameters={"pdc0": 240e6 / 0.98, "eta_inv_nom": 0.98},
-        temperature_model_parameters=pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"][
-            "open_rack_glass_polymer"])
-    mc = pvlib.modelchain.ModelChain(system, loc, aoi_model="physical",
-                                     spectral_model="no_loss", losses_model="pvwatts")
-    mid = h.copy()
-    mid.index = h.index + pd.Timedelta(minutes=30)
-    mc.run_model(mid)
-    direct = float(np.clip(mc.results.ac, 0, None).sum()) / 1e6  # hourly W -> MWh
-    assert ours == pytest.approx(direct, rel=ANNUAL_ENERGY_RTOL)
-    # AC capacity factor on the 240 MWac inverters: Greensboro NC, 25 deg tilt, DC/AC 1.25
-    assert 0.19 < ours / (240 * 8760) < 0.21
-
-
-def test_wind_farm_matches_windpowerlib_and_respects_its_curve(hourly, site15):
-    cfg = WindConfig(turbine_type="E-141/4200", hub_height_m=135, turbines=24,
-                     farm_efficiency=0.92, availability_fraction=0.97)
-    p15 = wind_farm_power_mw(site15.frame, cfg, 10, 2, 0.1)
-    assert p15.max() <= 24 * 4.2 * 0.97 + 1e-9
-    ours = p15.sum() * 0.25
-    h, _ = hourly
-    wt = WindTurbine(turbine_type="E-141/4200", hub_height=135)
-    mc = WplModelChain(wt, wind_speed_model="logarithmic", density_model="barometric",
-                       temperature_model="linear_gradient", power_output_model="power_curve",
-                       density_correction=True).run_model(weather_for_windpowerlib(h, 10, 2, 0.1))
-    direct = float(mc.power_output.sum()) / 1e6 * 24 * 0.92 * 0.97
-    assert ours == pytest.approx(direct, rel=ANNUAL_ENERGY_RTOL)
-    assert 0.12 < ours / (24 * 4.2 * 8760) < 0.22
-    # above cut-out the curve is zero: a storm at 40 m/s at 10 m
-    storm = site15.frame.iloc[:8].copy()
-    storm["wind_speed"] = 40.0
-    assert (wind_farm_power_mw(storm, cfg, 10, 2, 0.1) == 0.0).all()
-
-
-def test_unknown_turbine_is_named():
-    frame = pd.DataFrame({"wind_speed": [5.0], "temp_air": [10.0], "pressure": [1e5]},
-                         index=pd.date_range("2023-01-01", periods=1, tz="UTC"))
-    with pytest.warns(UserWarning), pytest.raises(ValueError,
-                                                  match="wind.turbine_type = 'X-1/1'"):
-        wind_farm_power_mw(frame, WindConfig(turbine_type="X-1/1", hub_height_m=100,
-                                             turbines=1), 10, 2, 0.1)
 
 
 def test_battery_step_and_limits():
@@ -196,3 +100,17 @@ def test_grid_signals():
     # mean pv cf 0.5: firm 0.35 + 0.08 * [0, 1, 2] + 0.04 * 1
     np.testing.assert_allclose(share, [0.39, 0.47, 0.55])
     np.testing.assert_allclose(grid.grid_carbon_kg_per_mwh(share, 650.0), 650 * (1 - share))
+
+
+def test_signals_csv_holds_hourly_values_over_their_slices(tmp_path):
+    path = tmp_path / "signals.csv"
+    pd.DataFrame({"time": ["2023-01-01T00:00Z", "2023-01-01T01:00Z"],
+                  "grid_share": [0.3, 0.6], "price_usd_per_mwh": [40.0, 90.0]}).to_csv(path,
+                                                                                      index=False)
+    idx = pd.date_range("2023-01-01", periods=8, freq="15min", tz="UTC")
+    got = grid.read_signals_csv(path, idx, 15)
+    np.testing.assert_allclose(got["grid_share"], [0.3] * 4 + [0.6] * 4)
+    np.testing.assert_allclose(got["price_usd_per_mwh"], [40.0] * 4 + [90.0] * 4)
+    longer = pd.date_range("2023-01-01", periods=12, freq="15min", tz="UTC")
+    with pytest.raises(ValueError, match="no value for the slice at 2023-01-01 02:00:00"):
+        grid.read_signals_csv(path, longer, 15)

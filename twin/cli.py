@@ -58,8 +58,9 @@ def run(
         [(r.site, e, t) for r in result.runs for e, t in r.events],
         columns=["site", "event", "time_s"],
     )
+    extra = {"network": result.network} if result.network is not None else {}
     write_run(run_dir, result.summary, result.meters, tasks=result.tasks,
-              task_energy=result.task_energy, events=events, inputs=result.signals)
+              task_energy=result.task_energy, events=events, inputs=result.signals, **extra)
     print_headline(result.summary, run_dir)
 
 
@@ -90,8 +91,17 @@ def print_headline(summary: dict, run_dir: Path) -> None:
             if lab["method"] == "aggregate"}
     console.print("monthly levels (slice/aggregate): " + "  ".join(
         f"{m['period'][5:]}:{m['level']}/{aggs[m['period']]['level']}" for m in months))
-    console.print(f"wrote {run_dir}/ (meters.parquet, tasks.parquet, task_energy.parquet, "
-                  "events.parquet, inputs.parquet, summary.json)")
+    for name, site in summary["sites"].items():
+        c = site.get("connection")
+        if c:
+            flags = [f"{c[k]} slices {k.removesuffix('_slices').replace('_', ' ')}"
+                     for k in ("poi_limit_exceeded_slices", "overloaded_slices",
+                               "voltage_out_of_band_slices") if c[k]]
+            console.print(f"{name}: connection losses {c['losses_mwh']:,.0f} MWh, site voltage "
+                          f"{c['min_vm_site_pu']:.3f}-{c['max_vm_site_pu']:.3f} p.u."
+                          + (f"; FLAGGED: {', '.join(flags)}" if flags else "; within limits"))
+    files = sorted(p.name for p in run_dir.iterdir())
+    console.print(f"wrote {run_dir}/ ({', '.join(files)})")
 
 
 @app.command()

@@ -52,7 +52,6 @@ class SiteRun:
     task_energy: pd.DataFrame  # task_id, site, time, it_mwh, tokens_in, tokens_out
     tasks: pd.DataFrame  # one row per task: kind, start, end, deadline, deadline_met, tokens_late
     soc_mwh: np.ndarray  # battery content at the end of each slice
-    cost_usd: np.ndarray  # import cost minus export revenue per slice
     events: list[tuple[str, float]] = field(default_factory=list)
 
 
@@ -141,7 +140,6 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
     bat = inp.battery
     meter = np.zeros((n, len(ENERGY_COLUMNS)))
     soc_trace = np.zeros(n)
-    cost = np.zeros(n)
     events: list[tuple[str, float]] = []
     te_rows: list[tuple[str, int, float, float, float]] = []
     jobs: list[_Job] = []
@@ -247,8 +245,6 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
             meter[f.k] = (f.pv, f.wind, f.curtailed, f.grid_import, f.grid_export, f.charge,
                           f.discharge, f.it, f.cooling, f.aux, facility)
             soc_trace[f.k] = state["soc"]
-            cost[f.k] = (f.grid_import * inp.price_usd_per_mwh[f.k]
-                         - f.grid_export * inp.export_price_usd_per_mwh)
 
     env.process(workload_process())
     env.process(ems_process())
@@ -265,7 +261,6 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
         task_energy=_task_energy_frame(te_rows, inp),
         tasks=_task_records(inp, jobs),
         soc_mwh=soc_trace,
-        cost_usd=cost,
         events=events,
     )
 

@@ -79,7 +79,8 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
     sm = scn.slice_minutes
     wcfg = site.weather
     try:
-        w = weather.load_site_weather(wcfg.file, wcfg.format, wcfg.year, scn.base_dir, sm)
+        w = weather.load_site_weather(wcfg.file, wcfg.format, wcfg.year, scn.base_dir, sm,
+                                      wcfg.location)
     except (FileNotFoundError, ValueError) as err:
         raise ScenarioError(f"sites[{k}].{err}") from None
     frame = w.frame
@@ -102,6 +103,20 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
     mix = site.grid.mix
     share = grid.grid_renewable_share(ref_pv, ref_wind, mix.firm_clean_fraction,
                                       mix.solar_energy_share, mix.wind_energy_share)
+    price = grid.tou_price_usd_per_mwh(index, site.grid.tariff, w.utc_offset_h)
+    carbon = grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh)
+    if site.grid.signals_file:
+        path = weather.resolve_weather_path(site.grid.signals_file, scn.base_dir)
+        try:
+            measured = grid.read_signals_csv(path, index, sm)
+        except (FileNotFoundError, ValueError) as err:
+            raise ScenarioError(f"sites[{k}].{err}") from None
+        share = measured["grid_share"].to_numpy() if "grid_share" in measured else share
+        price = (measured["price_usd_per_mwh"].to_numpy() if "price_usd_per_mwh" in measured
+                 else price)
+        carbon = (measured["grid_carbon_kg_per_mwh"].to_numpy()
+                  if "grid_carbon_kg_per_mwh" in measured
+                  else grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh))
     dc = site.datacenter
     try:
         gpu = datacenter.gpu_type(dc.gpu)
@@ -135,10 +150,10 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
             frame["temp_air"].to_numpy(), dc.free_cooling_max_temp_c, dc.cooling_min_fraction,
             dc.cooling_slope_per_c, dc.cooling_max_fraction),
         aux_fraction=dc.aux_fraction,
-        price_usd_per_mwh=grid.tou_price_usd_per_mwh(index, site.grid.tariff, w.utc_offset_h),
+        price_usd_per_mwh=price,
         export_price_usd_per_mwh=site.grid.tariff.export_usd_per_mwh,
         grid_share=share,
-        grid_carbon_kg_per_mwh=grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh),
+        grid_carbon_kg_per_mwh=carbon,
         max_import_mw=site.grid.max_import_mw,
         max_export_mw=site.grid.max_export_mw,
         gpu=gpu,

@@ -11,11 +11,12 @@ from gti_core.score import AccountingParams, SiteScore, score_site
 from gti_core.storage import StorageParams
 from gti_core.summary import gti_summary, score_tasks
 from twin import __version__
+from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
 from twin.dispatch import make_strategy
 from twin.engine import SiteRun, simulate_site
 from twin.inputs import SiteInputs, build_site_inputs
 from twin.invariants import check_all
-from twin.scenario import Scenario
+from twin.scenario import Scenario, ScenarioError
 
 
 @dataclass
@@ -30,6 +31,7 @@ class RunResult:
     task_energy: pd.DataFrame
     tasks: pd.DataFrame
     signals: pd.DataFrame  # per-slice inputs: available supply, prices, grid share and carbon
+    network: pd.DataFrame | None  # per-slice power-flow results and flags, when modelled
     summary: dict
 
 
@@ -71,6 +73,16 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
     t1 = time.perf_counter()
     runs = [simulate_site(inp, make_strategy(name)) for inp in inputs]
     t2 = time.perf_counter()
+    connections = {}
+    for run, site in zip(runs, scn.sites, strict=True):
+        if site.grid.network is not None:
+            try:
+                flows = connection_flows(run.meters, site, scn.base_dir, scn.slice_minutes)
+            except (FileNotFoundError, ValueError) as err:
+                raise ScenarioError(f"sites[{site.name}].{err}") from None
+            run.meters = meters_at_poi(run.meters, flows, scn.slice_minutes)
+            connections[site.name] = flow_table(site, run.meters["time"], flows)
+    t_net = time.perf_counter()
     params = [accounting_params(scn, inp) for inp in inputs]
     scores = [score_site(r.meters, p) for r, p in zip(runs, params, strict=True)]
     for r, s, inp in zip(runs, scores, inputs, strict=True):
@@ -80,10 +92,14 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
     signals = inputs_frame(inputs)
     tasks = _tasks_table(runs, scores, signals, scn.slice_minutes)
     t3 = time.perf_counter()
-    timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "score_s": t3 - t2}
+    timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "power_flow_s": t_net - t2,
+               "score_s": t3 - t_net}
     summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
+    for site_name, table in connections.items():
+        summary["sites"][site_name]["connection"] = connection_summary(table, scn.slice_minutes)
+    network = pd.concat(connections.values(), ignore_index=True) if connections else None
     return RunResult(scn, name, inputs, runs, scores, params, meters, task_energy, tasks, signals,
-                     summary)
+                     network, summary)
 
 
 def inputs_frame(inputs: list[SiteInputs]) -> pd.DataFrame:
@@ -157,7 +173,8 @@ def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float
     m = run.meters
     batch = tasks[tasks["kind"] == "batch"]
     kpis = {
-        "cost_total": float(run.cost_usd.sum()),
+        "cost_total": float(m["grid_import_mwh"].to_numpy() @ inp.price_usd_per_mwh
+                            - m["grid_export_mwh"].sum() * inp.export_price_usd_per_mwh),
         "grid_import_mwh": float(m["grid_import_mwh"].sum()),
         "grid_export_mwh": float(m["grid_export_mwh"].sum()),
         "curtailed_mwh": float(m["curtailed_mwh"].sum()),

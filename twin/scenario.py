@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gti_core.sources import ALPHA_BANDS, GridDataGranularity, check_alpha, default_alpha
+from models.weather import PRESETS
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -29,31 +30,81 @@ class _Schema(BaseModel):
 
 
 class WeatherConfig(_Schema):
-    """Where the site's weather comes from.
+    """Where the site's weather comes from: a named ``preset`` or a ``file`` in a ``format``.
 
-    ``file`` is either a path (relative to the scenario file) or ``pvlib:<name>`` for a file that
-    ships in pvlib's ``pvlib/data`` folder, for example ``pvlib:723170TYA.CSV``.
+    ``file`` is a path (relative to the scenario file) or ``pvlib:<name>`` for a file that ships in
+    pvlib's ``pvlib/data`` folder, for example ``pvlib:723170TYA.CSV``. A preset fills every other
+    field; fields given next to it override the preset's.
     """
 
+    preset: str | None = Field(None, description="named climate, models.weather.PRESETS")
     file: str = Field(description="weather file, a path or pvlib:<bundled file name>")
-    format: Literal["tmy3"] = Field("tmy3", description="file format, parsed by pvlib.iotools")
+    format: Literal["tmy3", "tmy2", "epw", "pvgis_tmy", "nsrdb_psm4", "csv"] = Field(
+        "tmy3", description="file format, parsed by pvlib.iotools")
     year: int = Field(
         ge=1900,
         le=2100,
-        description="calendar year the typical-year file is mapped onto (pvlib coerce_year)",
+        description="calendar year simulated (typical years are mapped onto it)",
     )
     wind_speed_height_m: Positive = Field(10.0, description="anemometer height of the file [m]")
     temperature_height_m: Positive = Field(2.0, description="air temperature height [m]")
     roughness_length_m: Positive = Field(0.1, description="surface roughness length z0 [m]")
+    latitude_deg: Annotated[float, Field(ge=-90, le=90)] | None = Field(
+        None, description="csv format only")
+    longitude_deg: Annotated[float, Field(ge=-180, le=180)] | None = Field(
+        None, description="csv format only")
+    altitude_m: float | None = Field(None, description="csv format only")
+    utc_offset_h: Annotated[float, Field(ge=-12, le=14)] | None = Field(
+        None, description="local standard time minus UTC, csv format only [h]")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_preset(cls, data):
+        if isinstance(data, dict) and data.get("preset") is not None:
+            name = data["preset"]
+            if name not in PRESETS:
+                raise ValueError(f"preset = {name!r}: known presets are {sorted(PRESETS)}")
+            p = PRESETS[name]
+            base = {"file": p.file, "format": p.format, "year": p.year,
+                    "wind_speed_height_m": p.wind_speed_height_m,
+                    "temperature_height_m": p.temperature_height_m,
+                    "roughness_length_m": p.roughness_length_m}
+            return {**base, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _csv_location(self) -> WeatherConfig:
+        loc = (self.latitude_deg, self.longitude_deg, self.altitude_m, self.utc_offset_h)
+        if self.format == "csv" and any(v is None for v in loc):
+            raise ValueError("format = 'csv': latitude_deg, longitude_deg, altitude_m and "
+                             "utc_offset_h are required")
+        return self
+
+    @property
+    def location(self) -> dict | None:
+        if self.format != "csv":
+            return None
+        return {"latitude_deg": self.latitude_deg, "longitude_deg": self.longitude_deg,
+                "altitude_m": self.altitude_m, "utc_offset_h": self.utc_offset_h}
 
 
 class PVConfig(_Schema):
-    """A fixed-tilt PV plant modelled with pvlib's PVWatts ModelChain."""
+    """A PV plant modelled with pvlib's PVWatts ModelChain: fixed tilt or single-axis tracking."""
 
     dc_mw: NonNegative = Field(description="DC nameplate at STC [MW]")
+    mount: Literal["fixed", "single_axis"] = "fixed"
+    axis_azimuth_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = Field(
+        180.0, description="single_axis: azimuth of the axis (180 = north-south axis)")
+    max_rotation_deg: Annotated[float, Field(gt=0.0, le=90.0)] = 60.0
+    ground_coverage_ratio: Annotated[float, Field(gt=0.0, lt=1.0)] = Field(
+        0.35, description="single_axis: row width over row pitch (backtracking)")
+    age_years: NonNegative = Field(0.0, description="plant age in the simulated year [a]")
+    degradation_per_year_fraction: Annotated[float, Field(ge=0.0, lt=0.1)] = Field(
+        0.005, description="loss of DC output per year of age")
     dc_ac_ratio: Annotated[float, Field(ge=1.0, le=2.0)] = Field(1.25, description="DC/AC ratio")
-    tilt_deg: Annotated[float, Field(ge=0.0, le=90.0)] = 25.0
-    azimuth_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = 180.0
+    tilt_deg: Annotated[float, Field(ge=0.0, le=90.0)] = Field(25.0, description="fixed only")
+    azimuth_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = Field(180.0,
+                                                                   description="fixed only")
     gamma_pdc_per_c: Annotated[float, Field(ge=-0.01, le=0.0)] = Field(
         -0.0035, description="power temperature coefficient [1/degC]"
     )
@@ -200,9 +251,41 @@ class GridMixConfig(_Schema):
     )
 
 
+class NetworkConfig(_Schema):
+    """The connection to the grid as a pandapower network (models.network).
+
+    Without ``json_file``: an external grid at ``voltage_kv`` (the POI), a tie line and a
+    transformer to the site bus. With it: the user's pandapower JSON, which must hold one ext_grid
+    and a bus named ``aidc`` where the site's elements are attached.
+    """
+
+    json_file: str | None = Field(None, description="pandapower JSON network (optional)")
+    voltage_kv: Annotated[float, Field(ge=110.0)] = Field(110.0, description="POI voltage [kV]")
+    site_voltage_kv: Positive = Field(33.0, description="site bus voltage [kV]")
+    line_length_km: Positive = 15.0
+    line_std_type: str = Field("490-AL1/64-ST1A 110.0", description="pandapower line type")
+    parallel_lines: Annotated[int, Field(ge=1)] = 1
+    transformer_mva: Positive = 200.0
+    transformer_vk_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = Field(
+        0.12, description="short-circuit voltage")
+    transformer_vkr_fraction: Annotated[float, Field(ge=0.0, lt=0.05)] = Field(
+        0.003, description="its resistive part (copper losses)")
+    transformer_iron_loss_kw: NonNegative = 100.0
+    transformer_no_load_current_fraction: Annotated[float, Field(ge=0.0, lt=0.05)] = 0.0005
+    facility_power_factor: Annotated[float, Field(gt=0.5, le=1.0)] = Field(
+        0.98, description="lagging power factor of the facility load")
+    min_voltage_pu: Positive = 0.95
+    max_voltage_pu: Positive = 1.05
+
+
 class GridConfig(_Schema):
-    max_import_mw: NonNegative
-    max_export_mw: NonNegative
+    max_import_mw: NonNegative = Field(description="import limit at the POI [MW]")
+    max_export_mw: NonNegative = Field(description="export limit at the POI [MW]")
+    network: NetworkConfig | None = Field(
+        None, description="power flows of the connection; without it meters are at the site bus")
+    signals_file: str | None = Field(
+        None, description="CSV with time and any of price_usd_per_mwh, grid_share, "
+                          "grid_carbon_kg_per_mwh; replaces the tariff and mix models")
     tariff: TariffConfig = TariffConfig()
     mix: GridMixConfig = GridMixConfig()
 

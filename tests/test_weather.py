@@ -1,0 +1,96 @@
+"""Weather input: every format read by pvlib.iotools, mapped onto one UTC year, resampled to
+slices with each interval's irradiance energy conserved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import weather
+from tests.conftest import ROOT
+
+DATA = ROOT / "tests" / "data"
+PVGIS_CSV = str(DATA / "pvgis_tmy_45.000_8.000_2005_2023.csv.gz")
+PVGIS_EPW = str(DATA / "pvgis_tmy_45.000_8.000_2005_2023.epw.gz")
+
+
+@pytest.mark.parametrize("name", sorted(weather.PRESETS))
+def test_presets_cover_the_utc_year(name):
+    p = weather.PRESETS[name]
+    w = weather.load_site_weather(p.file, p.format, p.year, Path("."), 15)
+    idx = w.frame.index
+    assert len(idx) == 35040
+    assert idx[0] == pd.Timestamp("2023-01-01", tz="UTC")
+    assert idx[-1] == pd.Timestamp("2023-12-31 23:45", tz="UTC")
+    assert not w.frame.isna().any().any()
+    assert (w.frame[["ghi", "dni", "dhi"]] >= 0).all().all()
+
+
+def test_climates_differ_as_their_places_do():
+    def annual(name):
+        p = weather.PRESETS[name]
+        f = weather.load_site_weather(p.file, p.format, p.year, Path("."), 60).frame
+        return f["ghi"].sum() / 1000, f["wind_speed"].mean(), f["pressure"].mean()
+
+    ghi_d, wind_d, p_d = annual("colorado-plateau")
+    ghi_n, wind_n, _ = annual("sand-point-ak")
+    ghi_g, _, _ = annual("greensboro-nc")
+    assert ghi_d > ghi_g > ghi_n  # kWh/m2: about 1,827 > 1,566 > 829
+    assert wind_n > 5.0  # Sand Point's 10 m anemometer averages 5.1 m/s
+    assert 77000 < p_d < 81000  # 2,168 m above sea level
+
+
+@pytest.mark.parametrize("name", sorted(weather.PRESETS))
+def test_resampling_conserves_each_intervals_irradiance(name):
+    p = weather.PRESETS[name]
+    path = weather.resolve_weather_path(p.file, Path("."))
+    wf = weather.READERS[p.format](path, p.year)
+    year = weather.calendar_year_utc(wf, p.year)
+    w = weather.load_site_weather(p.file, p.format, p.year, Path("."), 15)
+    per = wf.step_minutes // 15
+    for col in ("ghi", "dni", "dhi"):
+        np.testing.assert_allclose(w.frame[col].to_numpy().reshape(-1, per).mean(axis=1),
+                                   year[col].to_numpy(), atol=1e-9)
+
+
+def test_tmy3_hour_ending_becomes_interval_start_in_utc():
+    # Greensboro is UTC-5: the file's first row (01:00 local, hour ending) covers 00:00-01:00
+    # local = 05:00-06:00 UTC on 1 January.
+    path = weather.resolve_weather_path("pvlib:723170TYA.CSV", Path("."))
+    wf = weather.read_tmy3(path, 2023)
+    year = weather.calendar_year_utc(wf, 2023)
+    raw = pd.read_csv(path, skiprows=1)
+    assert year.loc[pd.Timestamp("2023-01-01 05:00", tz="UTC"), "temp_air"] == \
+        raw["Dry-bulb (C)"].iloc[0]
+
+
+def test_pvgis_csv_and_epw_give_the_same_year():
+    a = weather.load_site_weather(PVGIS_CSV, "pvgis_tmy", 2023, Path("."), 60).frame
+    b = weather.load_site_weather(PVGIS_EPW, "pvgis_tmy", 2023, Path("."), 60).frame
+    assert a["ghi"].sum() == pytest.approx(b["ghi"].sum(), rel=1e-6)
+    assert a["temp_air"].mean() == pytest.approx(b["temp_air"].mean(), abs=0.01)
+
+
+def test_epw_and_plain_csv_formats(tmp_path):
+    e = weather.load_site_weather(PVGIS_EPW, "epw", 2023, Path("."), 15)
+    assert len(e.frame) == 35040
+    # the plain CSV: the same year written as UTC interval starts reads back unchanged
+    hourly = weather.load_site_weather(PVGIS_EPW, "epw", 2023, Path("."), 60).frame
+    path = tmp_path / "site.csv"
+    hourly.rename_axis("time").reset_index().to_csv(path, index=False)
+    loc = {"latitude_deg": 45.0, "longitude_deg": 8.0, "altitude_m": 250.0, "utc_offset_h": 1.0}
+    c = weather.load_site_weather(str(path), "csv", 2023, Path("."), 60, loc).frame
+    pd.testing.assert_frame_equal(c, hourly, check_freq=False)
+
+
+def test_bad_weather_input_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="weather.file = 'nope.csv'"):
+        weather.load_site_weather("nope.csv", "tmy3", 2023, tmp_path, 15)
+    with pytest.raises(ValueError, match="weather.year = 2024: a typical year has no 29"):
+        weather.load_site_weather("pvlib:723170TYA.CSV", "tmy3", 2024, Path("."), 15)
+    p = weather.PRESETS["colorado-plateau"]
+    with pytest.raises(ValueError, match="weather.year = 2022: this NSRDB file holds the year"):
+        weather.load_site_weather(p.file, p.format, 2022, Path("."), 15)
