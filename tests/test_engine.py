@@ -125,3 +125,17 @@ def test_week_of_the_default_scenario_holds_every_invariant(week_run):
 def test_inputs_are_immutable_records():
     with pytest.raises(dataclasses.FrozenInstanceError):
         tiny_site().gpus = 3
+
+
+def test_a_fleet_too_small_for_the_interactive_stream_is_refused_by_field():
+    from tests.conftest import SCENARIOS
+    from twin.run import simulate
+    from twin.scenario import ScenarioError, from_dict, load
+
+    scn = load(SCENARIOS / "western_hub.yaml")
+    raw = scn.model_dump(exclude={"base_dir"})
+    raw["horizon_days"] = 1
+    raw["sites"][0]["datacenter"]["nodes"] = 1000
+    with pytest.raises(ScenarioError, match=r"sites\[0\]\.workload\.interactive\."
+                                            r"peak_output_tokens_per_s: the stream needs"):
+        simulate(from_dict(raw, base_dir=scn.base_dir))

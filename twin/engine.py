@@ -278,6 +278,7 @@ def _task_records(inp: SiteInputs, jobs: list[_Job]) -> pd.DataFrame:
     k = np.flatnonzero(inp.interactive_tokens_out > 0)
     rows = {
         "task_id": [f"{inp.name}-interactive-{i:06d}" for i in k],
+        "site": [inp.name] * len(k),
         "kind": ["interactive"] * len(k),
         "deadline": [end[i] for i in k],
         "deadline_met": [True] * len(k),
@@ -286,6 +287,7 @@ def _task_records(inp: SiteInputs, jobs: list[_Job]) -> pd.DataFrame:
     horizon_end = end[-1]
     for js in jobs:
         rows["task_id"].append(js.job.job_id)
+        rows["site"].append(inp.name)
         rows["kind"].append("batch")
         rows["deadline"].append(end[js.job.deadline_slice - 1] if js.job.deadline_slice > 0
                                 else horizon_end)

@@ -62,13 +62,13 @@ class SiteInputs:
         return self.gpus * self.slice_minutes * 60.0
 
 
-def _check_interactive_fits(site: str, busy_s: np.ndarray, capacity_s: float,
+def _check_interactive_fits(k: int, busy_s: np.ndarray, capacity_s: float,
                             index: pd.DatetimeIndex) -> None:
     over = busy_s > capacity_s
     if over.any():
         i = int(np.flatnonzero(over)[0])
         raise ScenarioError(
-            f"sites[{site}].workload.interactive.peak_output_tokens_per_s: the stream needs "
+            f"sites[{k}].workload.interactive.peak_output_tokens_per_s: the stream needs "
             f"{busy_s[i] / capacity_s:.2f} times the fleet's GPUs at {index[i]} "
             "(lower the rate or add datacenter.nodes)")
 
@@ -130,7 +130,7 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
     tin = np.round(out * icfg.input_tokens_per_output_token)
     gpus = dc.nodes * dc.gpus_per_node
     busy = datacenter.busy_gpu_seconds(tokens.gpu_energy_j(tin, out, inter_e), gpu)
-    _check_interactive_fits(site.name, busy, gpus * sm * 60.0, index)
+    _check_interactive_fits(k, busy, gpus * sm * 60.0, index)
     jobs = (workloads.daily_batch_jobs(index, out, site.workload.batch, w.utc_offset_h, sm,
                                        site.name) if site.workload.batch else [])
     bcfg = site.battery

@@ -74,12 +74,12 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
     runs = [simulate_site(inp, make_strategy(name)) for inp in inputs]
     t2 = time.perf_counter()
     connections = {}
-    for run, site in zip(runs, scn.sites, strict=True):
+    for k, (run, site) in enumerate(zip(runs, scn.sites, strict=True)):
         if site.grid.network is not None:
             try:
                 flows = connection_flows(run.meters, site, scn.base_dir, scn.slice_minutes)
             except (FileNotFoundError, ValueError) as err:
-                raise ScenarioError(f"sites[{site.name}].{err}") from None
+                raise ScenarioError(f"sites[{k}].{err}") from None
             run.meters = meters_at_poi(run.meters, flows, scn.slice_minutes)
             connections[site.name] = flow_table(site, run.meters["time"], flows)
     t_net = time.perf_counter()
@@ -90,7 +90,7 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
     meters = pd.concat([r.meters for r in runs], ignore_index=True)
     task_energy = pd.concat([r.task_energy for r in runs], ignore_index=True)
     signals = inputs_frame(inputs)
-    tasks = _tasks_table(runs, scores, signals, scn.slice_minutes)
+    tasks = _tasks_table(runs, task_energy, scores, signals, scn.slice_minutes)
     t3 = time.perf_counter()
     timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "power_flow_s": t_net - t2,
                "score_s": t3 - t_net}
@@ -120,15 +120,17 @@ def inputs_frame(inputs: list[SiteInputs]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _tasks_table(runs: list[SiteRun], scores: list[SiteScore], inputs: pd.DataFrame,
-                 slice_minutes: int) -> pd.DataFrame:
-    task_energy = pd.concat([r.task_energy for r in runs], ignore_index=True)
+def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[SiteScore],
+                 inputs: pd.DataFrame, slice_minutes: int) -> pd.DataFrame:
+    """One row per task: gti_core's ratios and tokens, the engine's facts (kind, deadline)."""
     per_task = score_tasks(task_energy, scores,
                            inputs[["site", "time", "grid_carbon_kg_per_mwh"]])
     span = task_energy.groupby("task_id", sort=False).agg(
         site=("site", "first"), start=("time", "min"), last=("time", "max"))
     records = pd.concat([r.tasks for r in runs], ignore_index=True).set_index("task_id")
-    out = per_task.set_index("task_id").join(span).join(records, how="outer")
+    out = per_task.set_index("task_id").join(span).join(records.drop(columns="site"),
+                                                         how="outer")
+    out["site"] = out["site"].fillna(records["site"])  # a job that never ran has no energy rows
     out["end"] = out["last"] + pd.Timedelta(minutes=slice_minutes)
     for col in ("tokens_in", "tokens_out", "it_mwh", "it_with_idle_mwh", "r_task",
                 "r_task_aggregate", "emissions_kg"):
