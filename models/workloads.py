@@ -105,3 +105,69 @@ def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
             tokens_out=tokens_out,
         ))
     return jobs
+
+
+TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+
+
+def read_request_trace(path) -> pd.DataFrame:
+    """An LLM request trace: ``TIMESTAMP, ContextTokens, GeneratedTokens`` per request.
+
+    The format of the Azure LLM inference traces 2023 (Patel et al., "Splitwise", ISCA 2024,
+    CC-BY 4.0). Timestamps without an offset are read as UTC.
+    """
+    data = pd.read_csv(path)
+    missing = [c for c in TRACE_COLUMNS if c not in data.columns]
+    if missing:
+        raise ValueError(f"workload.interactive.trace_file: column {missing[0]!r} is missing")
+    data["TIMESTAMP"] = pd.to_datetime(data["TIMESTAMP"], utc=True)
+    for col in TRACE_COLUMNS[1:]:
+        if (data[col] < 0).any():
+            raise ValueError(f"workload.interactive.trace_file: {col} < 0 in row "
+                             f"{int(np.flatnonzero(data[col] < 0)[0])}")
+    return data.sort_values("TIMESTAMP", kind="stable").reset_index(drop=True)
+
+
+def trace_tokens(trace: pd.DataFrame, index: pd.DatetimeIndex, slice_minutes: int,
+                 scale: int, loop: bool, start: pd.Timestamp | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt and generated tokens per slice from replaying a request trace [tokens].
+
+    Every request lands in the slice that holds its timestamp, moved so that the trace begins at
+    ``start`` (default: its own first timestamp). ``scale`` replays each request that many times
+    at once (a fleet many times the traced one). With ``loop`` the trace repeats back to back over
+    the horizon, each repetition ``ceil(duration / slice) * slice`` after the previous; without it
+    it plays once and requests outside the horizon are not served (and not counted).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Prompt and generated tokens per slice (whole numbers) [tokens].
+    """
+    if scale < 1:
+        raise ValueError(f"workload.interactive.trace_scale = {scale}: must be >= 1")
+    dt = pd.Timedelta(minutes=slice_minutes)
+    t0 = trace["TIMESTAMP"].iloc[0]
+    offset = (trace["TIMESTAMP"] - t0).to_numpy()
+    origin = start if start is not None else t0
+    span = trace["TIMESTAMP"].iloc[-1] - t0
+    period = (span // dt + 1) * dt
+    n = len(index)
+    horizon_end = index[0] + n * dt
+    tin = np.zeros(n)
+    tout = np.zeros(n)
+    ctx = trace["ContextTokens"].to_numpy(float)
+    gen = trace["GeneratedTokens"].to_numpy(float)
+    k = 0
+    while True:
+        times = pd.DatetimeIndex(origin + k * period + offset)
+        if times[0] >= horizon_end:
+            break
+        slot = np.asarray((times - index[0]) // dt, dtype=np.int64)
+        inside = (slot >= 0) & (slot < n)
+        np.add.at(tin, slot[inside], ctx[inside])
+        np.add.at(tout, slot[inside], gen[inside])
+        if not loop:
+            break
+        k += 1
+    return tin * scale, tout * scale

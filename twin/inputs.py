@@ -126,8 +126,24 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
     except ValueError as err:
         raise ScenarioError(f"sites[{k}].{err}") from None
     icfg = site.workload.interactive
-    out = workloads.interactive_output_tokens(index, icfg, w.utc_offset_h, sm)
-    tin = np.round(out * icfg.input_tokens_per_output_token)
+    if icfg.trace_file is None:
+        out = workloads.interactive_output_tokens(index, icfg, w.utc_offset_h, sm)
+        tin = np.round(out * icfg.input_tokens_per_output_token)
+    else:
+        path = weather.resolve_weather_path(icfg.trace_file, scn.base_dir)
+        if not path.is_file():
+            raise ScenarioError(f"sites[{k}].workload.interactive.trace_file = "
+                                f"{icfg.trace_file!r}: no such file ({path})")
+        try:
+            trace = workloads.read_request_trace(path)
+        except ValueError as err:
+            raise ScenarioError(f"sites[{k}].{err}") from None
+        start = None
+        if icfg.trace_start:
+            start = pd.Timestamp(icfg.trace_start)
+            start = start.tz_localize("UTC") if start.tz is None else start.tz_convert("UTC")
+        tin, out = workloads.trace_tokens(trace, index, sm, icfg.trace_scale, icfg.trace_loop,
+                                          start)
     gpus = dc.nodes * dc.gpus_per_node
     busy = datacenter.busy_gpu_seconds(tokens.gpu_energy_j(tin, out, inter_e), gpu)
     _check_interactive_fits(k, busy, gpus * sm * 60.0, index)

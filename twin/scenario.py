@@ -192,12 +192,14 @@ class DatacenterConfig(_Schema):
 
 
 class InteractiveConfig(_Schema):
-    """Interactive inference: a token stream with daily and weekly pattern and seeded noise."""
+    """Interactive inference: a synthetic token stream with daily and weekly pattern and seeded
+    noise, or a replayed request trace (``trace_file``, the Azure LLM inference trace format)."""
 
     model: str = Field("llama-3.1-70b", description="model from models.tokens.MODEL_CATALOGUE")
-    peak_output_tokens_per_s: Positive = Field(description="fleet-wide output tokens at peak")
+    peak_output_tokens_per_s: Positive | None = Field(
+        None, description="synthetic: fleet-wide output tokens at peak")
     input_tokens_per_output_token: NonNegative = Field(
-        5.47, description="prompt tokens per generated token"
+        5.47, description="synthetic: prompt tokens per generated token"
     )
     night_to_peak_ratio: Fraction = Field(0.45, description="rate at the daily low / at peak")
     peak_local_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 14.0
@@ -206,6 +208,20 @@ class InteractiveConfig(_Schema):
         0.05, description="standard deviation of the log-normal noise per slice"
     )
     seed: int = 20231116
+    trace_file: str | None = Field(
+        None, description="trace: CSV with TIMESTAMP, ContextTokens, GeneratedTokens")
+    trace_scale: Annotated[int, Field(ge=1)] = Field(
+        1, description="trace: each request is replayed this many times at once")
+    trace_loop: bool = Field(False, description="trace: repeat it back to back over the horizon")
+    trace_start: str | None = Field(
+        None, description="trace: UTC time its first request is moved to (default: as recorded)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InteractiveConfig:
+        if (self.peak_output_tokens_per_s is None) == (self.trace_file is None):
+            raise ValueError("give either peak_output_tokens_per_s (synthetic stream) or "
+                             "trace_file (replayed trace), not both or neither")
+        return self
 
 
 class BatchConfig(_Schema):
