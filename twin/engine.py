@@ -142,7 +142,8 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
     soc_trace = np.zeros(n)
     events: list[tuple[str, float]] = []
     te_rows: list[tuple[str, int, float, float, float]] = []
-    jobs: list[_Job] = []
+    jobs: list[_Job] = []  # every job released, for the task records
+    queue: list[_Job] = []  # released and unfinished, earliest deadline first
     state = {"soc": inp.initial_soc_mwh}
 
     def workload_process():
@@ -161,8 +162,7 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
         budget_j = gpu_seconds * gpu.serving_w
         capacity_j = free_s * gpu.serving_w
         used_j = 0.0
-        for js in sorted((j for j in jobs if j.end_slice is None),
-                         key=lambda j: (j.job.deadline_slice, j.job.job_id)):
+        for js in list(queue):
             if budget_j - used_j <= DONE_TOLERANCE_J:
                 break
             use = min(budget_j - used_j, js.remaining_j)
@@ -176,6 +176,7 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
                 tout = js.job.tokens_out - js.served_out
                 js.remaining_j = 0.0
                 js.end_slice = k
+                queue.remove(js)
                 events.append((f"{js.job.job_id} done", env.now + dt_s * used_j / capacity_j))
             else:
                 frac = use / js.total_j
@@ -195,15 +196,18 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
             for job in d.released:
                 total = float(gpu_energy_j(job.tokens_in, job.tokens_out, e))
                 jobs.append(_Job(job, total, total))
+                queue.append(jobs[-1])
                 events.append((f"{job.job_id} released", env.now))
-            for js in jobs:
-                if js.end_slice is None and not js.late and js.job.deadline_slice == k:
+            if d.released:
+                queue.sort(key=lambda j: (j.job.deadline_slice, j.job.job_id))
+            for js in queue:
+                if not js.late and js.job.deadline_slice == k:
                     js.late = True
                     events.append((f"{js.job.job_id} deadline missed", env.now))
             free_s = max(cap_s - inter_busy_s[k], 0.0)
-            backlog_s = sum(j.remaining_j for j in jobs if j.end_slice is None) / gpu.serving_w
-            due_s = sum(j.remaining_j for j in jobs if j.end_slice is None
-                        and j.job.deadline_slice == k + 1) / gpu.serving_w
+            backlog_s = sum(j.remaining_j for j in queue) / gpu.serving_w
+            due_s = sum(j.remaining_j for j in queue
+                        if j.job.deadline_slice == k + 1) / gpu.serving_w
             soc = state["soc"]
             obs = Observation(
                 slice_index=k, dt_h=dt_h,
