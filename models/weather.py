@@ -105,8 +105,9 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def resolve_weather_path(file: str, base_dir: Path) -> Path:
-    """``pvlib:<name>`` -> pvlib's bundled data folder; a relative path -> ``base_dir``."""
+def resolve_data_path(file: str, base_dir: Path) -> Path:
+    """A data file of a scenario (weather, signals, trace): ``pvlib:<name>`` -> pvlib's bundled
+    data folder; a relative path -> ``base_dir``."""
     if file.startswith("pvlib:"):
         return Path(pvlib.__file__).parent / "data" / file.removeprefix("pvlib:")
     p = Path(file)
@@ -343,7 +344,7 @@ def load_site_weather(file: str, fmt: str, year: int, base_dir: Path, slice_minu
     location : dict, optional
         ``latitude_deg, longitude_deg, altitude_m, utc_offset_h`` for the ``csv`` format.
     """
-    path = resolve_weather_path(file, base_dir)
+    path = resolve_data_path(file, base_dir)
     if not path.is_file():
         raise FileNotFoundError(f"weather.file = {file!r}: no such file ({path})")
     if fmt not in READERS:

@@ -31,7 +31,7 @@ PV_CF = {"greensboro-nc": 0.199, "sand-point-ak": 0.118, "colorado-plateau": 0.2
 
 def _file(name):
     p = weather.PRESETS[name]
-    wf = weather.READERS[p.format](weather.resolve_weather_path(p.file, Path(".")), p.year)
+    wf = weather.READERS[p.format](weather.resolve_data_path(p.file, Path(".")), p.year)
     return p, wf
 
 

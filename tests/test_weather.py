@@ -46,7 +46,7 @@ def test_climates_differ_as_their_places_do():
 @pytest.mark.parametrize("name", sorted(weather.PRESETS))
 def test_resampling_conserves_each_intervals_irradiance(name):
     p = weather.PRESETS[name]
-    path = weather.resolve_weather_path(p.file, Path("."))
+    path = weather.resolve_data_path(p.file, Path("."))
     wf = weather.READERS[p.format](path, p.year)
     year = weather.calendar_year_utc(wf, p.year)
     w = weather.load_site_weather(p.file, p.format, p.year, Path("."), 15)
@@ -59,7 +59,7 @@ def test_resampling_conserves_each_intervals_irradiance(name):
 def test_tmy3_hour_ending_becomes_interval_start_in_utc():
     # Greensboro is UTC-5: the file's first row (01:00 local, hour ending) covers 00:00-01:00
     # local = 05:00-06:00 UTC on 1 January.
-    path = weather.resolve_weather_path("pvlib:723170TYA.CSV", Path("."))
+    path = weather.resolve_data_path("pvlib:723170TYA.CSV", Path("."))
     wf = weather.read_tmy3(path, 2023)
     year = weather.calendar_year_utc(wf, 2023)
     raw = pd.read_csv(path, skiprows=1)

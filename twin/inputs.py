@@ -106,7 +106,7 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
     price = grid.tou_price_usd_per_mwh(index, site.grid.tariff, w.utc_offset_h)
     carbon = grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh)
     if site.grid.signals_file:
-        path = weather.resolve_weather_path(site.grid.signals_file, scn.base_dir)
+        path = weather.resolve_data_path(site.grid.signals_file, scn.base_dir)
         try:
             measured = grid.read_signals_csv(path, index, sm)
         except (FileNotFoundError, ValueError) as err:
@@ -130,7 +130,7 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         out = workloads.interactive_output_tokens(index, icfg, w.utc_offset_h, sm)
         tin = np.round(out * icfg.input_tokens_per_output_token)
     else:
-        path = weather.resolve_weather_path(icfg.trace_file, scn.base_dir)
+        path = weather.resolve_data_path(icfg.trace_file, scn.base_dir)
         if not path.is_file():
             raise ScenarioError(f"sites[{k}].workload.interactive.trace_file = "
                                 f"{icfg.trace_file!r}: no such file ({path})")
