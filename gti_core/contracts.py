@@ -119,6 +119,11 @@ def contract_slice_cover(time: pd.Series, uncovered_mwh: np.ndarray,
         Contract cover per slice, 0 <= g_contract <= uncovered [MWh].
     """
     sm = _slice_minutes(time)
+    other = [c for c in contracts if c.kind != "rec" and c.profile_minutes not in (sm, 60)]
+    if other:
+        c = other[0]
+        raise ValueError(f"contract {c.contract_id!r}: profile_minutes = {c.profile_minutes}: "
+                         f"must be the slice length ({sm}) or 60")
     time = time.reset_index(drop=True)
     uncovered = np.maximum(np.asarray(uncovered_mwh, float), 0.0)
     cover = np.zeros(len(time))
@@ -142,11 +147,6 @@ def contract_slice_cover(time: pd.Series, uncovered_mwh: np.ndarray,
         share = np.divide(left, left_h[inverse], out=np.zeros(len(left)),
                           where=left_h[inverse] > 0)
         cover = cover + cover_h[inverse] * share
-    other = [c for c in contracts if c.kind != "rec" and c.profile_minutes not in (sm, 60)]
-    if other:
-        c = other[0]
-        raise ValueError(f"contract {c.contract_id!r}: profile_minutes = {c.profile_minutes}: "
-                         f"must be the slice length ({sm}) or 60")
     return cover
 
 

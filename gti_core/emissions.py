@@ -13,29 +13,20 @@ def location_based_kg(grid_import_mwh: np.ndarray, carbon_kg_per_mwh: np.ndarray
     return float(np.dot(np.asarray(grid_import_mwh, float), np.asarray(carbon_kg_per_mwh, float)))
 
 
-def task_emissions_kg(task_energy: pd.DataFrame, slices: pd.DataFrame) -> pd.Series:
+def task_emissions_kg(expanded: pd.DataFrame) -> pd.Series:
     """Per task: the non-green share of its energy at the grid factor of its slice [kgCO2e].
 
     ``sum_{s,t} e_k(s,t) * (1 - R_dc(s,t)) * carbon(s,t)`` with ``e_k`` including the task's share
-    of idle IT energy (as for ``R_task``).
+    of idle IT energy, as for ``R_task``.
 
     Parameters
     ----------
-    task_energy : pandas.DataFrame
-        ``task_id, site, time, it_mwh`` [MWh].
-    slices : pandas.DataFrame
-        ``site, time, it_mwh, r_dc, grid_carbon_kg_per_mwh`` per site and slice.
+    expanded : pandas.DataFrame
+        Rows of :func:`gti_core.tokens.with_idle_share` that carry ``grid_carbon_kg_per_mwh``.
     """
-    te = task_energy[["task_id", "site", "time", "it_mwh"]].merge(
-        slices[["site", "time", "it_mwh", "r_dc", "grid_carbon_kg_per_mwh"]].rename(
-            columns={"it_mwh": "slice_it_mwh"}), on=["site", "time"], how="left",
-        validate="many_to_one")
-    claimed = te.groupby(["site", "time"], sort=False)["it_mwh"].transform("sum").to_numpy()
-    share = np.divide(te["slice_it_mwh"].to_numpy(), claimed, out=np.ones(len(te)),
-                      where=claimed > 0)
-    kg = te["it_mwh"].to_numpy() * share * (1.0 - te["r_dc"].to_numpy()) * \
-        te["grid_carbon_kg_per_mwh"].to_numpy()
-    return pd.Series(kg, index=te["task_id"]).groupby(level=0, sort=False).sum()
+    kg = expanded["it_with_idle_mwh"].to_numpy() * (1.0 - expanded["r_dc"].to_numpy()) * \
+        expanded["grid_carbon_kg_per_mwh"].to_numpy()
+    return pd.Series(kg, index=expanded["task_id"]).groupby(level=0, sort=False).sum()
 
 
 def g_per_1000_tokens(kg: float, tokens: float) -> float:

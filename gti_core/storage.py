@@ -50,23 +50,12 @@ class StorageFlows:
     """Per-slice results of the provenance recursion, all [MWh]."""
 
     green_out_mwh: np.ndarray  # green part of the discharge delivered to the bus
-    green_charge_mwh: np.ndarray  # green part of the energy drawn from the bus into storage
     soc_green_mwh: np.ndarray  # green content at the end of the slice
     soc_grey_mwh: np.ndarray  # grey content at the end of the slice
 
 
 class StorageProvenanceError(ValueError):
     """The meters discharge more than storage holds."""
-
-
-def green_charge_it_first(green_in: float, it: float, nonit: float, charge: float) -> float:
-    """Green into storage under ``it_first``: what is left after IT and non-IT loads [MWh]."""
-    return min(max(green_in - it - nonit, 0.0), charge)
-
-
-def green_charge_pro_rata(green_in: float, total_in: float, charge: float) -> float:
-    """Green into storage under ``pro_rata``: the bus's green fraction of the charge [MWh]."""
-    return charge * green_in / total_in if total_in > 0.0 else 0.0
 
 
 def _draw_fifo(layers: deque, draw: float) -> float:
@@ -118,7 +107,8 @@ def storage_provenance(
     Returns
     -------
     StorageFlows
-        Green discharged and charged per slice, and the pools at the end of each slice [MWh].
+        Green discharged per slice, and the pools at the end of each slice [MWh]. (The green
+        charge is the allocation's ``g_charge``; :mod:`gti_core.attribution` computes it.)
     """
     if allocation not in ("it_first", "pro_rata"):
         raise ValueError(f"allocation = {allocation!r}: must be 'it_first' or 'pro_rata'")
@@ -149,10 +139,7 @@ def storage_provenance(
                          "content would underflow over this run")
     sc = scale.tolist()
     out_green = np.zeros(n)
-    in_green = np.zeros(n)
     active = np.flatnonzero((chg > 0.0) | (dis > 0.0))
-    g_scaled = np.full(len(active), np.nan)
-    y_scaled = np.full(len(active), np.nan)
     g0 = params.initial_mwh * params.initial_green_fraction
     y0 = params.initial_mwh - g0
     pooled = params.rule == "pooled"
@@ -163,9 +150,10 @@ def storage_provenance(
     total_g, total_y = g0, y0
     chg_l, dis_l = chg.tolist(), dis.tolist()
     # Each active slice: draw the discharge from the pools (pooled: in proportion; fifo: oldest
-    # layer first), then add the charge split green/grey.
-    gs_l, ys_l = g_scaled.tolist(), y_scaled.tolist()
-    for j, t in enumerate(active.tolist()):
+    # layer first), then add the charge split green/grey. The scaled totals after each active
+    # slice go to gs_l / ys_l, after the initial content at position 0.
+    gs_l, ys_l = [g0] * (len(active) + 1), [y0] * (len(active) + 1)
+    for j, t in enumerate(active.tolist(), start=1):
         s = sc[t]
         gout = 0.0
         if dis_l[t] > 0.0:
@@ -195,7 +183,6 @@ def storage_provenance(
                 gc = 0.0 if gc < 0.0 else (c if gc > c else gc)
             else:
                 gc = (head[t] + gout) * cfrac[t]
-            in_green[t] = gc
             add_g, add_y = eta_c * gc / s, eta_c * (c - gc) / s
             total_g += add_g
             total_y += add_y
@@ -203,16 +190,11 @@ def storage_provenance(
                 layers.append([add_g, add_y])
         gs_l[j] = total_g
         ys_l[j] = total_y
-    g_scaled, y_scaled = np.asarray(gs_l), np.asarray(ys_l)
-    # pools at every slice end: the last active slice's (scaled) content, times the decay
-    pos = np.searchsorted(active, np.arange(n), side="right") - 1
-    g_all = np.where(pos >= 0, g_scaled[np.maximum(pos, 0)] if len(active) else g0, g0)
-    y_all = np.where(pos >= 0, y_scaled[np.maximum(pos, 0)] if len(active) else y0, y0)
-    soc_g = np.maximum(g_all * scale, 0.0)
-    soc_y = np.maximum(y_all * scale, 0.0)
+    # pools at every slice end: the content after the last active slice so far (scaled), times
+    # the decay to this slice
+    last = np.searchsorted(active, np.arange(n), side="right")
     return StorageFlows(
         green_out_mwh=out_green,
-        green_charge_mwh=in_green,
-        soc_green_mwh=soc_g,
-        soc_grey_mwh=soc_y,
+        soc_green_mwh=np.maximum(np.asarray(gs_l)[last] * scale, 0.0),
+        soc_grey_mwh=np.maximum(np.asarray(ys_l)[last] * scale, 0.0),
     )

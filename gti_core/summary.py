@@ -9,10 +9,11 @@ from gti_core.fleet import fleet_periods, fleet_run
 from gti_core.rating import gti_level, label
 from gti_core.score import AccountingParams, SiteScore, labels_for
 from gti_core.tokens import (
+    ratios_per_task,
     task_aggregate_ratios,
-    task_green_ratios,
     token_gti,
     token_weighted_gti,
+    with_idle_share,
 )
 
 STORAGE_KEYS = ("charge_efficiency", "discharge_efficiency", "self_discharge_per_slice",
@@ -38,14 +39,16 @@ def score_tasks(task_energy: pd.DataFrame, scores: list[SiteScore],
     carbon : pandas.DataFrame, optional
         ``site, time, grid_carbon_kg_per_mwh``; without it ``emissions_kg`` is not computed.
     """
-    slices = pd.concat([s.slices.assign(site=s.site) for s in scores], ignore_index=True)
-    per_task = task_green_ratios(task_energy, slices[["site", "time", "it_mwh", "r_dc"]])
-    agg = task_aggregate_ratios(task_energy, {s.site: s.gti_aggregate for s in scores})
-    per_task = per_task.set_index("task_id")
-    per_task["r_task_aggregate"] = agg
+    cols = ["site", "time", "it_mwh", "r_dc"]
+    slices = pd.concat([s.slices.assign(site=s.site)[cols] for s in scores], ignore_index=True)
     if carbon is not None:
-        sl = slices.merge(carbon, on=["site", "time"], how="left", validate="one_to_one")
-        per_task["emissions_kg"] = task_emissions_kg(task_energy, sl)
+        slices = slices.merge(carbon, on=["site", "time"], how="left", validate="one_to_one")
+    expanded = with_idle_share(task_energy, slices)  # one join for ratios and emissions
+    per_task = ratios_per_task(expanded).set_index("task_id")
+    per_task["r_task_aggregate"] = task_aggregate_ratios(
+        task_energy, {s.site: s.gti_aggregate for s in scores})
+    if carbon is not None:
+        per_task["emissions_kg"] = task_emissions_kg(expanded)
     return per_task.reset_index()
 
 

@@ -9,38 +9,31 @@ import pandas as pd
 TASK_ENERGY_COLUMNS = ("task_id", "site", "time", "it_mwh", "tokens_in", "tokens_out")
 
 
-def task_green_ratios(task_energy: pd.DataFrame, slice_ratios: pd.DataFrame) -> pd.DataFrame:
-    """``R_task`` for every task, with idle IT energy shared within each slice.
+def with_idle_share(task_energy: pd.DataFrame, slices: pd.DataFrame) -> pd.DataFrame:
+    """Task energy rows joined to their slice, with the slice's idle IT energy shared out.
 
-    The white paper prints ``sum[w_i / (W * R_dc_i)]``, a typo that can exceed 1 and divides by
-    zero at ``R_dc = 0``; the spec (section 7) uses the energy-weighted mean
-    ``R_task(k) = sum_{s,t} e_k(s,t) * R_dc(s,t) / sum_{s,t} e_k(s,t)``, which this computes.
     IT energy no task claims (idle servers) is shared among the slice's tasks in proportion to
-    their energy, so ``e_k(s,t)`` here is the task's metered energy times
-    ``it(s,t) / sum_k e_k(s,t)``.
+    their energy (spec section 7): ``it_with_idle_mwh = e_k(s,t) * it(s,t) / sum_k e_k(s,t)``.
 
     Parameters
     ----------
     task_energy : pandas.DataFrame
         Columns :data:`TASK_ENERGY_COLUMNS`: IT energy [MWh] and tokens [count] per task and slice.
-    slice_ratios : pandas.DataFrame
-        Columns ``site``, ``time``, ``it_mwh`` [MWh] and ``r_dc`` [fraction] per site and slice.
+    slices : pandas.DataFrame
+        ``site``, ``time``, ``it_mwh`` [MWh], ``r_dc`` [fraction] and any further per-slice
+        columns the caller needs (for example ``grid_carbon_kg_per_mwh``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per task: ``task_id``, ``tokens_in``, ``tokens_out``, ``it_mwh`` (metered task
-        energy) [MWh], ``it_with_idle_mwh`` [MWh] and ``r_task`` [fraction].
+        ``task_energy`` with the slice's columns (its ``it_mwh`` as ``slice_it_mwh``) and
+        ``it_with_idle_mwh`` [MWh].
     """
     missing = [c for c in TASK_ENERGY_COLUMNS if c not in task_energy.columns]
     if missing:
         raise ValueError(f"task table: column {missing[0]!r} is missing")
-    te = task_energy.merge(
-        slice_ratios[["site", "time", "it_mwh", "r_dc"]].rename(columns={"it_mwh": "slice_it_mwh"}),
-        on=["site", "time"],
-        how="left",
-        validate="many_to_one",
-    )
+    te = task_energy.merge(slices.rename(columns={"it_mwh": "slice_it_mwh"}),
+                           on=["site", "time"], how="left", validate="many_to_one")
     if te["r_dc"].isna().any():
         row = te[te["r_dc"].isna()].iloc[0]
         raise ValueError(
@@ -50,7 +43,24 @@ def task_green_ratios(task_energy: pd.DataFrame, slice_ratios: pd.DataFrame) -> 
     share = np.divide(te["slice_it_mwh"].to_numpy(), claimed, out=np.ones(len(te)),
                       where=claimed > 0)
     te["it_with_idle_mwh"] = te["it_mwh"].to_numpy() * share
-    te["weighted"] = te["it_with_idle_mwh"] * te["r_dc"]
+    return te
+
+
+def ratios_per_task(expanded: pd.DataFrame) -> pd.DataFrame:
+    """``R_task`` per task from :func:`with_idle_share` rows.
+
+    The white paper prints ``sum[w_i / (W * R_dc_i)]``, a typo that can exceed 1 and divides by
+    zero at ``R_dc = 0``; the spec (section 7) uses the energy-weighted mean
+    ``R_task(k) = sum_{s,t} e_k(s,t) * R_dc(s,t) / sum_{s,t} e_k(s,t)``, which this computes, with
+    ``e_k`` including the task's share of idle IT energy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per task: ``task_id``, ``tokens_in``, ``tokens_out``, ``it_mwh`` (metered task
+        energy) [MWh], ``it_with_idle_mwh`` [MWh] and ``r_task`` [fraction].
+    """
+    te = expanded.assign(weighted=expanded["it_with_idle_mwh"] * expanded["r_dc"])
     per_task = te.groupby("task_id", sort=False)[
         ["tokens_in", "tokens_out", "it_mwh", "it_with_idle_mwh", "weighted"]
     ].sum()
@@ -58,6 +68,20 @@ def task_green_ratios(task_energy: pd.DataFrame, slice_ratios: pd.DataFrame) -> 
     per_task["r_task"] = np.divide(per_task["weighted"].to_numpy(), e, out=np.zeros(len(e)),
                                    where=e > 0)
     return per_task.drop(columns="weighted").reset_index()
+
+
+def task_green_ratios(task_energy: pd.DataFrame, slice_ratios: pd.DataFrame) -> pd.DataFrame:
+    """``R_task`` for every task (see :func:`ratios_per_task`).
+
+    Parameters
+    ----------
+    task_energy : pandas.DataFrame
+        Columns :data:`TASK_ENERGY_COLUMNS`.
+    slice_ratios : pandas.DataFrame
+        Columns ``site``, ``time``, ``it_mwh`` [MWh] and ``r_dc`` [fraction] per site and slice.
+    """
+    cols = ["site", "time", "it_mwh", "r_dc"]
+    return ratios_per_task(with_idle_share(task_energy, slice_ratios[cols]))
 
 
 def token_gti(tasks: pd.DataFrame, ratio: str = "r_task") -> float:
