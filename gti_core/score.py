@@ -72,9 +72,7 @@ class SiteScore:
         and leaves it inside the range counts inside the range.
         """
         t = pd.DatetimeIndex(self.slices["time"])
-        lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-        lo = lo.tz_localize("UTC") if lo.tz is None else lo
-        hi = hi.tz_localize("UTC") if hi.tz is None else hi
+        lo, hi = pd.to_datetime(start, utc=True), pd.to_datetime(end, utc=True)
         mask = (t >= lo) & (t < hi)
         if not mask.any():
             raise ValueError(f"range [{start}, {end}) holds no slice of site {self.site!r}")

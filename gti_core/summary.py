@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from gti_core.emissions import g_per_1000_tokens, task_emissions_kg
+from gti_core.emissions import g_per_1000_tokens, location_based_kg, task_emissions_kg
 from gti_core.fleet import fleet_periods, fleet_run
+from gti_core.meters import ENERGY_COLUMNS
 from gti_core.rating import gti_level, label
 from gti_core.score import AccountingParams, SiteScore, labels_for
 from gti_core.tokens import (
@@ -25,6 +27,37 @@ def storage_block(p: AccountingParams) -> dict[str, float]:
     return dict(zip(STORAGE_KEYS, (s.charge_efficiency, s.discharge_efficiency,
                                    s.self_discharge_per_slice, s.initial_mwh,
                                    s.initial_green_fraction), strict=True))
+
+
+def meter_kpis(meters: pd.DataFrame, price_usd_per_mwh=None, export_usd_per_mwh: float = 0.0,
+               carbon_kg_per_mwh=None) -> dict[str, float | None]:
+    """KPIs that follow from meters and, where given, the signals of their slices.
+
+    Parameters
+    ----------
+    meters : pandas.DataFrame
+        One site's or several sites' meter rows.
+    price_usd_per_mwh : array-like, optional
+        Import price per row [$/MWh]; without it ``cost_total`` is None.
+    export_usd_per_mwh : float
+        Export price [$/MWh].
+    carbon_kg_per_mwh : array-like, optional
+        Grid emission factor per row [kgCO2e/MWh]; without it ``emissions_location_kg`` is None.
+
+    Returns
+    -------
+    dict
+        The sum of every energy meter [MWh], ``cost_total`` (import cost minus export revenue)
+        [$] and ``emissions_location_kg`` [kgCO2e].
+    """
+    k: dict[str, float | None] = {c: float(meters[c].sum()) for c in ENERGY_COLUMNS}
+    imp = meters["grid_import_mwh"].to_numpy(float)
+    k["cost_total"] = (None if price_usd_per_mwh is None else float(
+        imp @ np.asarray(price_usd_per_mwh, float)
+        - meters["grid_export_mwh"].sum() * export_usd_per_mwh))
+    k["emissions_location_kg"] = (None if carbon_kg_per_mwh is None
+                                  else location_based_kg(imp, carbon_kg_per_mwh))
+    return k
 
 
 def score_tasks(task_energy: pd.DataFrame, scores: list[SiteScore],

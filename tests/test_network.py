@@ -86,3 +86,21 @@ def test_losses_are_in_the_meters_and_the_balance_closes(week_run):
     # the POI meters equal the power flow's exchange with the external grid
     np.testing.assert_allclose((m["grid_import_mwh"] - m["grid_export_mwh"]).to_numpy(),
                                net["poi_import_mw"].to_numpy() * 0.25, atol=1e-9)
+
+
+def test_measured_signals_replace_the_modelled_ones(tmp_path):
+    # an hourly CSV with the share and price; carbon then follows the measured share
+    hours = pd.date_range("2023-01-01", periods=24, freq="60min", tz="UTC")
+    path = tmp_path / "signals.csv"
+    pd.DataFrame({"time": hours.strftime("%Y-%m-%dT%H:%MZ"), "grid_share": 0.5,
+                  "price_usd_per_mwh": 100.0}).to_csv(path, index=False)
+    scn = load(SCENARIOS / "western_hub.yaml")
+    raw = scn.model_dump(exclude={"base_dir"})
+    raw["horizon_days"] = 1
+    raw["sites"][0]["grid"]["signals_file"] = str(path)
+    from twin.inputs import build_site_inputs
+
+    inp = build_site_inputs(from_dict(raw, base_dir=scn.base_dir), 0)
+    np.testing.assert_array_equal(inp.grid_share, np.full(96, 0.5))
+    np.testing.assert_array_equal(inp.price_usd_per_mwh, np.full(96, 100.0))
+    np.testing.assert_allclose(inp.grid_carbon_kg_per_mwh, np.full(96, 650.0 * 0.5))

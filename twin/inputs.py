@@ -73,6 +73,46 @@ def _check_interactive_fits(k: int, busy_s: np.ndarray, capacity_s: float,
             "(lower the rate or add datacenter.nodes)")
 
 
+def _grid_signals(scn: Scenario, site: SiteConfig, frame: pd.DataFrame, w, wind_mw
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Grid renewable share, import price and carbon per slice: a measured CSV where it has a
+    column, the models of models.grid otherwise."""
+    index, mix = frame.index, site.grid.mix
+    measured = pd.DataFrame(index=index)
+    if site.grid.signals_file:
+        path = weather.resolve_data_path(site.grid.signals_file, scn.base_dir)
+        measured = grid.read_signals_csv(path, index, scn.slice_minutes)
+    if "grid_share" in measured:
+        share = measured["grid_share"].to_numpy()
+    else:  # the regional fleets follow reference plants on the site's weather
+        ref_pv = pv.pv_ac_power_mw(frame, w.location, REFERENCE_PV, scn.slice_minutes)
+        share = grid.grid_renewable_share(ref_pv.to_numpy(), wind_mw(REFERENCE_WIND),
+                                          mix.firm_clean_fraction, mix.solar_energy_share,
+                                          mix.wind_energy_share)
+    price = (measured["price_usd_per_mwh"].to_numpy() if "price_usd_per_mwh" in measured
+             else grid.tou_price_usd_per_mwh(index, site.grid.tariff, w.utc_offset_h))
+    carbon = (measured["grid_carbon_kg_per_mwh"].to_numpy()
+              if "grid_carbon_kg_per_mwh" in measured
+              else grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh))
+    return share, price, carbon
+
+
+def _interactive_tokens(scn: Scenario, site: SiteConfig, index: pd.DatetimeIndex,
+                        utc_offset_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt and generated tokens per slice: the synthetic stream or a replayed trace."""
+    icfg, sm = site.workload.interactive, scn.slice_minutes
+    if icfg.trace_file is None:
+        out = workloads.interactive_output_tokens(index, icfg, utc_offset_h, sm)
+        return np.round(out * icfg.input_tokens_per_output_token), out
+    path = weather.resolve_data_path(icfg.trace_file, scn.base_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"workload.interactive.trace_file = {icfg.trace_file!r}: no "
+                                f"such file ({path})")
+    start = pd.to_datetime(icfg.trace_start, utc=True) if icfg.trace_start else None
+    return workloads.trace_tokens(workloads.read_request_trace(path), index, sm,
+                                  icfg.trace_scale, icfg.trace_loop, start)
+
+
 def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
     """Compute site ``k``'s weather, supply, grid signals and workload for the horizon."""
     site: SiteConfig = scn.sites[k]
@@ -90,60 +130,21 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
     heights = (wcfg.wind_speed_height_m, wcfg.temperature_height_m, wcfg.roughness_length_m)
 
     def wind_mw(cfg: WindConfig) -> np.ndarray:
-        try:
-            return wind.wind_farm_power_mw(frame, cfg, *heights).to_numpy()
-        except ValueError as err:
-            raise ScenarioError(f"sites[{k}].{err}") from None
+        return wind.wind_farm_power_mw(frame, cfg, *heights).to_numpy()
 
-    pv_mw = (pv.pv_ac_power_mw(frame, w.location, site.pv, sm).to_numpy() if site.pv
-             else np.zeros(len(index)))
-    wind_avail = wind_mw(site.wind) if site.wind else np.zeros(len(index))
-    ref_pv = pv.pv_ac_power_mw(frame, w.location, REFERENCE_PV, sm).to_numpy()
-    ref_wind = wind_mw(REFERENCE_WIND)
-    mix = site.grid.mix
-    share = grid.grid_renewable_share(ref_pv, ref_wind, mix.firm_clean_fraction,
-                                      mix.solar_energy_share, mix.wind_energy_share)
-    price = grid.tou_price_usd_per_mwh(index, site.grid.tariff, w.utc_offset_h)
-    carbon = grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh)
-    if site.grid.signals_file:
-        path = weather.resolve_data_path(site.grid.signals_file, scn.base_dir)
-        try:
-            measured = grid.read_signals_csv(path, index, sm)
-        except (FileNotFoundError, ValueError) as err:
-            raise ScenarioError(f"sites[{k}].{err}") from None
-        share = measured["grid_share"].to_numpy() if "grid_share" in measured else share
-        price = (measured["price_usd_per_mwh"].to_numpy() if "price_usd_per_mwh" in measured
-                 else price)
-        carbon = (measured["grid_carbon_kg_per_mwh"].to_numpy()
-                  if "grid_carbon_kg_per_mwh" in measured
-                  else grid.grid_carbon_kg_per_mwh(share, mix.fossil_carbon_kg_per_mwh))
     dc = site.datacenter
-    try:
+    try:  # every model below names the field it refuses; the site's index goes in front
+        pv_mw = (pv.pv_ac_power_mw(frame, w.location, site.pv, sm).to_numpy() if site.pv
+                 else np.zeros(len(index)))
+        wind_avail = wind_mw(site.wind) if site.wind else np.zeros(len(index))
+        share, price, carbon = _grid_signals(scn, site, frame, w, wind_mw)
         gpu = datacenter.gpu_type(dc.gpu)
         inter_e = tokens.token_energy(site.workload.interactive.model, dc.gpu)
         batch_e = (tokens.token_energy(site.workload.batch.model, dc.gpu)
                    if site.workload.batch else None)
-    except ValueError as err:
+        tin, out = _interactive_tokens(scn, site, index, w.utc_offset_h)
+    except (FileNotFoundError, ValueError) as err:
         raise ScenarioError(f"sites[{k}].{err}") from None
-    icfg = site.workload.interactive
-    if icfg.trace_file is None:
-        out = workloads.interactive_output_tokens(index, icfg, w.utc_offset_h, sm)
-        tin = np.round(out * icfg.input_tokens_per_output_token)
-    else:
-        path = weather.resolve_data_path(icfg.trace_file, scn.base_dir)
-        if not path.is_file():
-            raise ScenarioError(f"sites[{k}].workload.interactive.trace_file = "
-                                f"{icfg.trace_file!r}: no such file ({path})")
-        try:
-            trace = workloads.read_request_trace(path)
-        except ValueError as err:
-            raise ScenarioError(f"sites[{k}].{err}") from None
-        start = None
-        if icfg.trace_start:
-            start = pd.Timestamp(icfg.trace_start)
-            start = start.tz_localize("UTC") if start.tz is None else start.tz_convert("UTC")
-        tin, out = workloads.trace_tokens(trace, index, sm, icfg.trace_scale, icfg.trace_loop,
-                                          start)
     gpus = dc.nodes * dc.gpus_per_node
     busy = datacenter.busy_gpu_seconds(tokens.gpu_energy_j(tin, out, inter_e), gpu)
     _check_interactive_fits(k, busy, gpus * sm * 60.0, index)

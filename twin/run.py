@@ -9,7 +9,7 @@ import pandas as pd
 
 from gti_core.score import AccountingParams, SiteScore, score_site
 from gti_core.storage import StorageParams
-from gti_core.summary import gti_summary, score_tasks
+from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from twin import __version__
 from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
 from twin.dispatch import make_strategy
@@ -47,9 +47,7 @@ def accounting_params(scn: Scenario, inp: SiteInputs) -> AccountingParams:
         initial_green_fraction=inp.initial_green_fraction,
         rule=acc.storage_rule,
     )
-    return AccountingParams(alpha=acc.resolved_alpha, allocation=acc.allocation, storage=storage,
-                            export_retained=acc.export_attributes == "retained",
-                            thresholds=acc.rating.thresholds)
+    return acc.params(storage)
 
 
 def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
@@ -175,22 +173,11 @@ def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float
     m = run.meters
     batch = tasks[tasks["kind"] == "batch"]
     kpis = {
-        "cost_total": float(m["grid_import_mwh"].to_numpy() @ inp.price_usd_per_mwh
-                            - m["grid_export_mwh"].sum() * inp.export_price_usd_per_mwh),
-        "grid_import_mwh": float(m["grid_import_mwh"].sum()),
-        "grid_export_mwh": float(m["grid_export_mwh"].sum()),
-        "curtailed_mwh": float(m["curtailed_mwh"].sum()),
-        "pv_mwh": float(m["pv_mwh"].sum()),
-        "wind_mwh": float(m["wind_mwh"].sum()),
+        **meter_kpis(m, inp.price_usd_per_mwh, inp.export_price_usd_per_mwh,
+                     inp.grid_carbon_kg_per_mwh),
         "pv_available_mwh": float(inp.pv_avail_mw.sum() * inp.dt_h),
         "wind_available_mwh": float(inp.wind_avail_mw.sum() * inp.dt_h),
-        "it_mwh": float(m["it_mwh"].sum()),
-        "cooling_mwh": float(m["cooling_mwh"].sum()),
-        "aux_mwh": float(m["aux_mwh"].sum()),
-        "facility_mwh": float(m["facility_mwh"].sum()),
-        "bess_discharge_mwh": float(m["bess_discharge_mwh"].sum()),
         "peak_import_mw": float(m["grid_import_mwh"].max() / inp.dt_h),
-        "emissions_location_kg": float((m["grid_import_mwh"] * inp.grid_carbon_kg_per_mwh).sum()),
         "tokens_in": float(tasks["tokens_in"].sum()),
         "tokens_out": float(tasks["tokens_out"].sum()),
         "idle_it_mwh": float(m["it_mwh"].sum() - tasks["it_mwh"].sum()),

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gti_core.score import AccountingParams
 from gti_core.sources import ALPHA_BANDS, GridDataGranularity, check_alpha, default_alpha
+from gti_core.storage import StorageParams
 from models.weather import PRESETS
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -353,6 +355,13 @@ class AccountingConfig(_Schema):
         if self.alpha is None:
             return default_alpha(self.grid_data_granularity)
         return self.alpha
+
+    def params(self, storage: StorageParams) -> AccountingParams:
+        """gti_core's parameters of a site: this accounting with the site's storage."""
+        return AccountingParams(alpha=self.resolved_alpha, allocation=self.allocation,
+                                storage=storage,
+                                export_retained=self.export_attributes == "retained",
+                                thresholds=self.rating.thresholds)
 
 
 class Scenario(_Schema):

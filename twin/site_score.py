@@ -20,12 +20,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gti_core.contracts import Contract, contracts_to_table, retire_all
-from gti_core.emissions import location_based_kg
 from gti_core.ledger import CertificateLedger
 from gti_core.meters import ENERGY_COLUMNS, METER_COLUMNS, MeterError, check_meters
 from gti_core.score import AccountingParams, SiteScore, score_site
 from gti_core.storage import StorageParams
-from gti_core.summary import gti_summary, score_tasks
+from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from gti_core.tokens import TASK_ENERGY_COLUMNS
 from models.battery import self_discharge_per_slice
 from twin.scenario import AccountingConfig, ScenarioError, format_validation_error
@@ -180,15 +179,10 @@ def score_meters(meters_path: Path, config_path: Path,
         m, minutes = resample_by_energy(site, rows)
         sc = cfg.sites.get(site, SiteAccountingConfig())
         st = sc.storage
-        p = AccountingParams(
-            alpha=acc.resolved_alpha, allocation=acc.allocation,
-            storage=StorageParams(st.charge_efficiency, st.discharge_efficiency,
-                                  self_discharge_per_slice(st.self_discharge_per_day_fraction,
-                                                           minutes),
-                                  st.initial_storage_mwh, st.initial_storage_green_fraction,
-                                  acc.storage_rule),
-            export_retained=acc.export_attributes == "retained",
-            thresholds=acc.rating.thresholds)
+        p = acc.params(StorageParams(
+            st.charge_efficiency, st.discharge_efficiency,
+            self_discharge_per_slice(st.self_discharge_per_day_fraction, minutes),
+            st.initial_storage_mwh, st.initial_storage_green_fraction, acc.storage_rule))
         contracts = [_contract(c, config_path.parent) for c in sc.contracts]
         period = f"{m['time'].iloc[0]} .. {m['time'].iloc[-1]}"
         retire_all(ledger, site, period, contracts)
@@ -216,18 +210,8 @@ def score_meters(meters_path: Path, config_path: Path,
         tasks = score_tasks(te, scores, carbon)
         tables.update(tasks=tasks, task_energy=te)
     summary = gti_summary(scores, params, acc.grid_data_granularity, tasks)
-    summary["kpis"] = meter_kpis(meters)
+    summary["kpis"] = meter_kpis(meters, meters.get("price_usd_per_mwh"), 0.0,
+                                 meters.get("grid_carbon_kg_per_mwh"))
     summary["source"] = {"meters": str(meters_path), "tasks": str(tasks_path or ""),
                          "config": str(config_path)}
     return summary, tables
-
-
-def meter_kpis(meters: pd.DataFrame) -> dict[str, float | None]:
-    """KPIs that follow from meters alone (cost and emissions need their signal columns)."""
-    k: dict[str, float | None] = {c: float(meters[c].sum()) for c in ENERGY_COLUMNS}
-    imp = meters["grid_import_mwh"].to_numpy(float)
-    k["cost_total"] = (float(np.dot(imp, meters["price_usd_per_mwh"]))
-                       if "price_usd_per_mwh" in meters else None)
-    k["emissions_location_kg"] = (location_based_kg(imp, meters["grid_carbon_kg_per_mwh"])
-                                  if "grid_carbon_kg_per_mwh" in meters else None)
-    return k
