@@ -203,8 +203,7 @@ def year_power_flows(net: pp.pandapowerNet, facility_mw: np.ndarray, facility_q_
     v_init = np.ones((len(net.bus), 1), dtype=complex)
     ts.compute_Vs(gen_p, np.ascontiguousarray(sgen_p), np.ascontiguousarray(load_p),
                   np.ascontiguousarray(load_q), v_init, MAX_ITER, TOLERANCE_PU)
-    converged = np.asarray(ts.converged_mask(), dtype=bool) if callable(
-        getattr(ts, "converged_mask", None)) else np.ones(n, dtype=bool)
+    converged = np.asarray(ts.converged_mask(), dtype=bool)
     v = ts.get_voltages()
     branch = ts.compute_branch_results()  # (n, branches, [p1, q1, p2, q2])
     losses = (branch[:, :, 0] + branch[:, :, 2]).sum(axis=1)

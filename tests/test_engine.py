@@ -139,3 +139,14 @@ def test_a_fleet_too_small_for_the_interactive_stream_is_refused_by_field():
     with pytest.raises(ScenarioError, match=r"sites\[0\]\.workload\.interactive\."
                                             r"peak_output_tokens_per_s: the stream needs"):
         simulate(from_dict(raw, base_dir=scn.base_dir))
+
+
+def test_a_slice_of_prompt_tokens_only_is_still_an_interactive_task():
+    # slice 1 serves 1e6 prompt tokens and generates none (JOULE_TOKENS prices prompts at 0 J, so
+    # price them here at 1 J): it uses GPU energy, so it is a task with a record and a kind
+    prompt = dataclasses.replace(JOULE_TOKENS, input_j_per_token=1.0)
+    tin = np.array([0.0, 1e6, 0.0, 0.0])
+    run = simulate_site(tiny_site(interactive_energy=prompt, interactive_tokens_in=tin),
+                        make_strategy("greedy"))
+    assert run.task_energy["task_id"].tolist() == ["toy-interactive-000001"]
+    assert run.tasks.set_index("task_id").at["toy-interactive-000001", "kind"] == "interactive"

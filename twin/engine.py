@@ -134,6 +134,8 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
     inter_j = gpu_energy_j(inp.interactive_tokens_in, inp.interactive_tokens_out,
                            inp.interactive_energy)
     inter_busy_s = inter_j / gpu.serving_w
+    # one interactive task per slice that serves any (spec section 7: a stream within one slice)
+    inter_ids = {int(k): f"{inp.name}-interactive-{k:06d}" for k in np.flatnonzero(inter_j > 0)}
     releases: dict[int, list[BatchJob]] = {}
     for job in inp.batch_jobs:
         releases.setdefault(job.release_slice, []).append(job)
@@ -234,10 +236,9 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
             pv, wind, curt, imp, exp, chg, dis = settle_bus(
                 obs, batch_s, sp, obs.pv_avail_mwh, obs.wind_avail_mwh)
             it = it_energy_mwh(inter_j[k] + batch_j, free_s - batch_s, gpu)
-            if inter_j[k] > 0:
-                te_rows.append((f"{inp.name}-interactive-{k:06d}", k,
-                                inter_j[k] * host / J_PER_MWH, inp.interactive_tokens_in[k],
-                                inp.interactive_tokens_out[k]))
+            if k in inter_ids:
+                te_rows.append((inter_ids[k], k, inter_j[k] * host / J_PER_MWH,
+                                inp.interactive_tokens_in[k], inp.interactive_tokens_out[k]))
             state["soc"] = battery_step(soc, chg, dis, bat) if bat else 0.0
             yield readings.put(_Flows(k, pv, wind, curt, imp, exp, chg, dis, it,
                                       it * inp.cooling_fraction[k], it * inp.aux_fraction))
@@ -263,7 +264,7 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
         site=inp.name,
         meters=meters,
         task_energy=_task_energy_frame(te_rows, inp),
-        tasks=_task_records(inp, jobs),
+        tasks=_task_records(inp, inter_ids, jobs),
         soc_mwh=soc_trace,
         events=events,
     )
@@ -276,12 +277,12 @@ def _task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:
     return te.drop(columns="k")
 
 
-def _task_records(inp: SiteInputs, jobs: list[_Job]) -> pd.DataFrame:
+def _task_records(inp: SiteInputs, inter_ids: dict[int, str], jobs: list[_Job]) -> pd.DataFrame:
     """Per-task facts only the engine knows: kind, deadline, whether it was met, tokens late."""
     end = inp.index + pd.Timedelta(minutes=inp.slice_minutes)
-    k = np.flatnonzero(inp.interactive_tokens_out > 0)
+    k = list(inter_ids)
     rows = {
-        "task_id": [f"{inp.name}-interactive-{i:06d}" for i in k],
+        "task_id": list(inter_ids.values()),
         "site": [inp.name] * len(k),
         "kind": ["interactive"] * len(k),
         "deadline": [end[i] for i in k],

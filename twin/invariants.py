@@ -67,7 +67,8 @@ def check_green_storage(score: SiteScore, inp: SiteInputs) -> None:
 def check_token_energy(run: SiteRun, inp: SiteInputs) -> None:
     te = run.task_energy
     host = 1.0 + inp.gpu.host_overhead_fraction
-    inter = te["task_id"].str.contains("-interactive-", regex=False).to_numpy()
+    kind = run.tasks.set_index("task_id")["kind"]
+    inter = (te["task_id"].map(kind) == "interactive").to_numpy()
     parts = [(inter, inp.interactive_energy)]
     if inp.batch_energy is not None:
         parts.append((~inter, inp.batch_energy))

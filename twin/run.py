@@ -145,11 +145,11 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
                   timings: dict) -> dict:
     """The run's summary.json: gti_core's accounting blocks plus the twin's KPIs."""
     acc = gti_summary(scores, params, scn.accounting.grid_data_granularity, tasks)
-    site_kpis = {inp.name: _kpis(inp, run, tasks[tasks["site"] == inp.name])
-                 for inp, run in zip(inputs, runs, strict=True)}
-    for name, k in site_kpis.items():
-        acc["sites"][name] = {"weather": next(i.weather_source for i in inputs if i.name == name),
-                              **acc["sites"][name], "kpis": k}
+    site_kpis = {}
+    for inp, run in zip(inputs, runs, strict=True):
+        site_kpis[inp.name] = _kpis(inp, run, tasks[tasks["site"] == inp.name])
+        acc["sites"][inp.name] = {"weather": inp.weather_source, **acc["sites"][inp.name],
+                                  "kpis": site_kpis[inp.name]}
     per_site_only = ("pv_capacity_factor", "wind_capacity_factor", "pue", "peak_import_mw")
     kpis = {key: float(sum(k[key] for k in site_kpis.values()))
             for key in next(iter(site_kpis.values())) if key not in per_site_only}
