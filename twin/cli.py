@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -54,13 +53,7 @@ def run(
     except (ScenarioError, SimulationError) as err:
         fail(f"{scenario}: {err}")
     run_dir = out if out is not None else Path("results") / scn.name
-    events = pd.DataFrame(
-        [(r.site, e, t) for r in result.runs for e, t in r.events],
-        columns=["site", "event", "time_s"],
-    )
-    extra = {"network": result.network} if result.network is not None else {}
-    write_run(run_dir, result.summary, result.meters, tasks=result.tasks,
-              task_energy=result.task_energy, events=events, inputs=result.signals, **extra)
+    write_run(run_dir, result.summary, result.meters, **result.tables())
     print_headline(result.summary, run_dir)
 
 

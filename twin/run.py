@@ -34,6 +34,16 @@ class RunResult:
     network: pd.DataFrame | None  # per-slice power-flow results and flags, when modelled
     summary: dict
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the run folder but the meters, by file stem."""
+        events = pd.DataFrame([(r.site, e, t) for r in self.runs for e, t in r.events],
+                              columns=["site", "event", "time_s"])
+        out = {"tasks": self.tasks, "task_energy": self.task_energy, "events": events,
+               "inputs": self.signals}
+        if self.network is not None:
+            out["network"] = self.network
+        return out
+
 
 def accounting_params(scn: Scenario, inp: SiteInputs) -> AccountingParams:
     """The gti_core parameters of one site: the scenario's accounting and the site's battery."""
