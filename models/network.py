@@ -4,8 +4,9 @@ The network: an external grid (the utility substation, the point of interconnect
 ``voltage_kv``, a tie line to the site's substation, a step-down transformer to the site bus
 (``site_voltage_kv``, named ``aidc``), and at that bus the facility (a load at a fixed power
 factor), PV, wind and the battery (static generators; the battery's P is discharge minus charge).
-A user may instead give a pandapower JSON network with a bus named ``aidc`` and one external grid;
-the site's elements are attached to that bus.
+A user may instead give a pandapower JSON network of the connection (buses, lines, transformers)
+with a bus named ``aidc`` and one external grid and no loads or generators of its own; the site's
+elements are attached to that bus.
 
 Power flows run for every slice at once with lightsim2grid's ``TimeSeriesCPP`` (a C++
 Newton-Raphson on the network converted from pandapower), about 0.15 s for a year; pandapower's
@@ -102,6 +103,12 @@ def load_network(cfg, base_dir: Path) -> pp.pandapowerNet:
                              f"{len(net.ext_grid)}")
         if (net.bus["name"] == SITE_BUS).sum() != 1:
             raise ValueError(f"grid.network.json_file: needs one bus named {SITE_BUS!r}")
+        for table in ("load", "sgen", "gen", "storage"):
+            if len(net[table]):
+                raise ValueError(f"grid.network.json_file: the {table} table holds "
+                                 f"{len(net[table])} elements; the network is the site's "
+                                 "connection only (the site's elements are added at the "
+                                 f"{SITE_BUS!r} bus, and the POI exchange follows from them)")
         _expand_parallel(net)
     attach_site(net)
     return net
@@ -131,21 +138,11 @@ def attach_site(net: pp.pandapowerNet) -> None:
 
 
 def _site_injections(net, facility_mw, facility_q_mvar, pv_mw, wind_mw, bess_mw):
-    """Time-series matrices in the order of the net's loads and sgens."""
-    n = len(facility_mw)
-    load_p = np.zeros((n, len(net.load)))
-    load_q = np.zeros((n, len(net.load)))
-    sgen_p = np.zeros((n, len(net.sgen)))
-    for j, name in enumerate(net.load["name"]):
-        if name == "facility":
-            load_p[:, j], load_q[:, j] = facility_mw, facility_q_mvar
-        else:
-            load_p[:, j] = net.load["p_mw"].iloc[j]
-            load_q[:, j] = net.load["q_mvar"].iloc[j]
+    """Time-series matrices in the order of the net's loads and sgens: the site's elements are
+    the only ones (:func:`load_network`)."""
     series = {"pv": pv_mw, "wind": wind_mw, "bess": bess_mw}
-    for j, name in enumerate(net.sgen["name"]):
-        sgen_p[:, j] = series.get(name, net.sgen["p_mw"].iloc[j])
-    return load_p, load_q, sgen_p
+    sgen_p = np.column_stack([series[name] for name in net.sgen["name"]])
+    return facility_mw[:, None], facility_q_mvar[:, None], sgen_p
 
 
 def _branch_sides(net) -> tuple[list[str], np.ndarray, np.ndarray, list[int], list[int]]:

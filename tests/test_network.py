@@ -104,3 +104,14 @@ def test_measured_signals_replace_the_modelled_ones(tmp_path):
     np.testing.assert_array_equal(inp.grid_share, np.full(96, 0.5))
     np.testing.assert_array_equal(inp.price_usd_per_mwh, np.full(96, 100.0))
     np.testing.assert_allclose(inp.grid_carbon_kg_per_mwh, np.full(96, 650.0 * 0.5))
+
+
+def test_a_user_network_with_its_own_loads_is_refused(tmp_path):
+    from models.network import radial_network
+
+    net = radial_network(CFG)
+    pp.create_load(net, 1, p_mw=5.0, name="a neighbour")
+    path = tmp_path / "net.json"
+    pp.to_json(net, str(path))
+    with pytest.raises(ValueError, match="the load table holds 1 elements"):
+        load_network(NetworkConfig(json_file=str(path)), tmp_path)

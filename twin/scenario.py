@@ -273,8 +273,9 @@ class NetworkConfig(_Schema):
     """The connection to the grid as a pandapower network (models.network).
 
     Without ``json_file``: an external grid at ``voltage_kv`` (the POI), a tie line and a
-    transformer to the site bus. With it: the user's pandapower JSON, which must hold one ext_grid
-    and a bus named ``aidc`` where the site's elements are attached.
+    transformer to the site bus. With it: the user's pandapower JSON of the connection, which must
+    hold one ext_grid, a bus named ``aidc`` where the site's elements are attached, and no loads
+    or generators of its own.
     """
 
     json_file: str | None = Field(None, description="pandapower JSON network (optional)")
