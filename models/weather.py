@@ -22,7 +22,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -359,6 +359,4 @@ def load_site_weather(file: str, fmt: str, year: int, base_dir: Path, slice_minu
     frame = calendar_year_utc(wf, year)
     site = SiteWeather(frame, wf.latitude_deg, wf.longitude_deg, wf.altitude_m, wf.utc_offset_h,
                        f"{path.name} ({wf.name})")
-    return SiteWeather(to_slices(frame, wf.step_minutes, site.location, slice_minutes),
-                       wf.latitude_deg, wf.longitude_deg, wf.altitude_m, wf.utc_offset_h,
-                       site.source)
+    return replace(site, frame=to_slices(frame, wf.step_minutes, site.location, slice_minutes))
