@@ -17,7 +17,7 @@ J_PER_MWH = 3.6e9
 
 @dataclass(frozen=True)
 class GPUType:
-    """Power characteristics of one GPU type in its node.
+    """Datasheet and power characteristics of one GPU type in its node.
 
     Attributes
     ----------
@@ -28,24 +28,49 @@ class GPUType:
     host_overhead_fraction : float
         Node power besides the GPUs, per unit of GPU power [fraction].
     source : str
+    tdp_w : float
+        Board power limit; drawn in compute-bound work (prefill, training) [W].
+    peak_bf16_flops : float
+        Dense BF16 tensor-core peak [FLOP/s].
+    hbm_bytes_per_s : float
+        Memory bandwidth [B/s].
+    memory_bytes : float
+        HBM capacity [B].
     """
 
     idle_w: float
     serving_w: float
     host_overhead_fraction: float
     source: str
+    tdp_w: float
+    peak_bf16_flops: float
+    hbm_bytes_per_s: float
+    memory_bytes: float
 
+
+_HOST = ("Host overhead 0.35 is an assumption for an 8-GPU HGX node under load; the DGX H100 "
+         "system maximum (10.2 kW over 5.6 kW of GPU TDP, DGX H100 datasheet) bounds it at 0.82.")
 
 GPU_TYPES: dict[str, GPUType] = {
+    "A100-SXM": GPUType(
+        idle_w=50.0, serving_w=340.0, host_overhead_fraction=0.35, tdp_w=400.0,
+        peak_bf16_flops=312e12, hbm_bytes_per_s=2.039e12, memory_bytes=80e9,
+        source="NVIDIA A100 80GB SXM datasheet: 312 TFLOPS dense BF16, 2,039 GB/s, 80 GB, "
+               "400 W. Idle 50 W and serving 340 W (0.85 of TDP, as for H100) are assumptions. "
+               + _HOST,
+    ),
     "H100-SXM": GPUType(
-        idle_w=75.0,
-        serving_w=600.0,
-        host_overhead_fraction=0.35,
-        source="TDP 700 W (NVIDIA H100 SXM5 datasheet). Idle 75 W and serving 600 W are "
-               "assumptions within the range nvidia-smi reports for H100 SXM at idle and under "
-               "large-batch LLM decoding. Host overhead 0.35 is an assumption for an 8-GPU HGX "
-               "node at inference load; the DGX H100 system maximum (10.2 kW over 5.6 kW of GPU "
-               "TDP, DGX H100 datasheet) bounds it at 0.82.",
+        idle_w=75.0, serving_w=600.0, host_overhead_fraction=0.35, tdp_w=700.0,
+        peak_bf16_flops=989.4e12, hbm_bytes_per_s=3.35e12, memory_bytes=80e9,
+        source="NVIDIA H100 SXM5 datasheet: 989 TFLOPS dense BF16, 3.35 TB/s, 80 GB, 700 W. "
+               "Idle 75 W and serving 600 W are assumptions within the range nvidia-smi reports "
+               "for H100 SXM at idle and under large-batch LLM decoding. " + _HOST,
+    ),
+    "H200-SXM": GPUType(
+        idle_w=75.0, serving_w=600.0, host_overhead_fraction=0.35, tdp_w=700.0,
+        peak_bf16_flops=989.4e12, hbm_bytes_per_s=4.8e12, memory_bytes=141e9,
+        source="NVIDIA H200 SXM datasheet: 989 TFLOPS dense BF16, 4.8 TB/s, 141 GB, 700 W. "
+               "Idle and serving power as for H100 (same board power; an assumption). " + _HOST,
     ),
 }
 
@@ -61,6 +86,22 @@ def gpu_type(name: str) -> GPUType:
 def busy_gpu_seconds(gpu_energy_j, gpu: GPUType):
     """GPU-seconds occupied by work of the given GPU energy [s]."""
     return gpu_energy_j / gpu.serving_w
+
+
+def reserved_gpus(busy_gpu_s, slice_s: float, gpus: int) -> int:
+    """GPUs kept for a stream of work: its busiest slice, rounded up, at most the fleet [GPUs].
+
+    Parameters
+    ----------
+    busy_gpu_s : numpy.ndarray
+        GPU-seconds the stream occupies per slice [s].
+    slice_s : float
+        Slice length [s].
+    gpus : int
+        Fleet size.
+    """
+    peak = float(np.max(busy_gpu_s, initial=0.0)) / slice_s
+    return min(int(np.ceil(peak - 1e-9)), gpus)
 
 
 def it_energy_mwh(gpu_energy_j, idle_gpu_seconds, gpu: GPUType):

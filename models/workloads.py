@@ -1,4 +1,5 @@
-"""Workloads: interactive inference with a daily and weekly pattern, and deferrable batch jobs.
+"""Workloads: interactive inference with a daily and weekly pattern, deferrable batch jobs and
+training runs.
 
 Interactive rate per slice (generated tokens per second):
 ``peak * weekly(t) * (low + (1 - low) * (1 + cos(2 pi (h - h_peak) / 24)) / 2) * noise`` with
@@ -105,6 +106,48 @@ def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
             tokens_out=tokens_out,
         ))
     return jobs
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """A training run that holds a fixed set of GPUs while it runs and may pause at a cost.
+
+    Attributes
+    ----------
+    job_id : str
+    gpus : int
+        GPUs it holds while running (data x tensor x pipeline parallel).
+    tokens : float
+        Training tokens to process [tokens].
+    j_per_token : float
+        GPU energy per training token, ``models.tokens.training_j_per_token`` [J].
+    tokens_per_s : float
+        Throughput on its ``gpus`` GPUs [tokens/s].
+    release_slice : int
+        First slice it may run in.
+    deadline_slice : int or None
+        The slice by whose start it must be done (None: no deadline).
+    checkpoint_interval_s : float
+        Compute time between periodic checkpoints [s].
+    checkpoint_s : float
+        Time to write a checkpoint: at every interval and before every pause [s].
+    restart_s : float
+        Time to reload a checkpoint when resuming after a pause [s].
+    pausable : bool
+        Whether a dispatch strategy may pause it.
+    """
+
+    job_id: str
+    gpus: int
+    tokens: float
+    j_per_token: float
+    tokens_per_s: float
+    release_slice: int
+    deadline_slice: int | None
+    checkpoint_interval_s: float
+    checkpoint_s: float
+    restart_s: float
+    pausable: bool = True
 
 
 TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")

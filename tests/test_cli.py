@@ -89,3 +89,12 @@ def test_verify_catches_a_tampered_meter_file(tmp_path):
     meters.to_parquet(out / "meters.parquet", index=False)
     r = aidc("verify", out)
     assert r.returncode == 1 and "mismatch: gti_slice at campus" in r.stderr
+
+
+def test_catalogue_lists_every_model_on_every_gpu_and_refuses_an_unknown_method():
+    r = aidc("catalogue")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("H200-SXM") == 7 and "mixtral-8x7b" in r.stdout
+    assert "0.120" in r.stdout and "0.600" in r.stdout  # the two fitted points
+    bad = aidc("catalogue", "--method", "magic")
+    assert bad.returncode == 2 and "energy_method = 'magic'" in bad.stderr

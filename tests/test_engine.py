@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
@@ -11,15 +12,17 @@ import pytest
 from gti_core.meters import MeterError, balance_gap_mwh, check_meters
 from models.datacenter import GPUType
 from models.tokens import TokenEnergy
-from models.workloads import BatchJob
+from models.workloads import BatchJob, TrainingJob
 from tests.conftest import meter_table
-from twin.dispatch import make_strategy
+from twin.dispatch import Setpoints, make_strategy
 from twin.engine import SimulationError, simulate_site
 from twin.inputs import SiteInputs
 
 # 1 output token = 1 J of GPU energy, no prompt tokens: tokens read as joules.
 JOULE_TOKENS = TokenEnergy("toy", "toy-gpu", 1, 1, 0.0, 1.0, "test")
-TOY_GPU = GPUType(idle_w=75.0, serving_w=600.0, host_overhead_fraction=0.35, source="test")
+TOY_GPU = GPUType(idle_w=75.0, serving_w=600.0, host_overhead_fraction=0.35, source="test",
+                  tdp_w=700.0, peak_bf16_flops=989.4e12, hbm_bytes_per_s=3.35e12,
+                  memory_bytes=80e9)
 
 
 def tiny_site(n=4, jobs=(), **over) -> SiteInputs:
@@ -53,7 +56,7 @@ def test_event_log_of_two_jobs_one_deadline_missed():
         ("B start", 5400.0), ("B deadline missed", 7200.0), ("B done", 9000.0)]
     tasks = run.tasks.set_index("task_id")
     assert bool(tasks.loc["A", "deadline_met"]) and not bool(tasks.loc["B", "deadline_met"])
-    assert tasks.loc["B", "tokens_out_late"] == pytest.approx(2.16e6)
+    assert tasks.loc["B", "tokens_late"] == pytest.approx(2.16e6)
     # IT energy per slice: busy GPU energy + idle GPU-seconds at 75 W, times 1.35 host overhead.
     # slice 2: B uses 2.16e6 J = 3,600 GPU-s busy, 3,600 GPU-s idle -> (2.16e6 + 2.7e5)*1.35/3.6e9.
     assert run.meters["it_mwh"].iloc[2] == pytest.approx((2.16e6 + 3600 * 75) * 1.35 / 3.6e9)
@@ -150,3 +153,90 @@ def test_a_slice_of_prompt_tokens_only_is_still_an_interactive_task():
                         make_strategy("greedy"))
     assert run.task_energy["task_id"].tolist() == ["toy-interactive-000001"]
     assert run.tasks.set_index("task_id").at["toy-interactive-000001", "kind"] == "interactive"
+
+
+# --- training jobs: GPUs held from a SimPy container, checkpoints, pause and resume ---------------
+
+#: 1 GPU, 1 token per second (so tokens read as compute seconds), 700 J per token (board power),
+#: a checkpoint after every 2,400 s of compute taking 720 s, a reload of 300 s after a pause.
+TRAIN = TrainingJob("T", gpus=1, tokens=7200.0, j_per_token=700.0, tokens_per_s=1.0,
+                    release_slice=0, deadline_slice=None, checkpoint_interval_s=2400.0,
+                    checkpoint_s=720.0, restart_s=300.0)
+#: a batch job of 7,920 GPU-seconds at 600 W, due at the end of slice 1 (7,200 s)
+DUE = BatchJob("B", 0, 2, 0.0, 7920 * 600.0)
+
+
+class PauseTrainingInSlice1:
+    """Greedy, except that it pauses every training job in slice 1."""
+
+    name = "pause-in-slice-1"
+
+    def decide(self, obs):
+        g = make_strategy("greedy").decide(obs)
+        return Setpoints(g.batch_gpu_seconds, g.bess_charge_mwh, g.bess_discharge_mwh,
+                         frozenset(t.job_id for t in obs.training) if obs.slice_index == 1
+                         else frozenset())
+
+
+def test_event_log_of_a_training_job_paused_to_let_a_batch_job_meet_its_deadline():
+    # Slice 0 (0-3,600 s): T holds 1 GPU: computes 0-2,400, checkpoints 2,400-3,120, computes on.
+    # B gets the other GPU: 3,600 GPU-s. Slice 1: the strategy pauses T at 3,600: it writes a
+    # checkpoint (3,600-4,320) and frees its GPU, so B has 7,200 - 720 = 6,480 GPU-s for the
+    # 4,320 it still needs and, as a fluid over them, finishes at 3,600 + 3,600 * 4,320 / 6,480
+    # = 6,000 s, before its deadline. Slice 2: T resumes at 7,200, reloads until 7,500, has done
+    # 2,400 + 480 = 2,880 tokens, so computes 2,400 more to 9,900, checkpoints to 10,620 and
+    # finishes the last 1,920 at 12,540 s.
+    run = simulate_site(tiny_site(jobs=[DUE], training_jobs=(TRAIN,)), PauseTrainingInSlice1())
+    assert run.events == [
+        ("T released", 0.0), ("B released", 0.0), ("T start", 0.0), ("B start", 0.0),
+        ("T checkpoint", 2400.0), ("T checkpoint", 3600.0), ("T paused", 4320.0),
+        ("B done", 6000.0), ("T resume", 7200.0), ("T checkpoint", 9900.0), ("T done", 12540.0)]
+    tasks = run.tasks.set_index("task_id")
+    assert bool(tasks.at["B", "deadline_met"]) and bool(tasks.at["T", "deadline_met"])
+    assert tasks.at["T", "kind"] == "training"
+    # three checkpoints of 720 s and one reload of 300 s, on 1 GPU
+    assert tasks.at["T", "overhead_gpu_s"] == pytest.approx(3 * 720 + 300)
+    te = run.task_energy[run.task_energy["task_id"] == "T"]
+    assert te["tokens_in"].tolist() == pytest.approx([2880.0, 0.0, 2580.0, 1740.0])
+    # slice 1: T's checkpoint (720 s at 75 W idle), B's 4,320 s at 600 W, 2,160 s idle at 75 W
+    assert run.meters["it_mwh"].iloc[1] == pytest.approx(
+        (720 * 75 + 4320 * 600 + 2160 * 75) * 1.35 / 3.6e9)
+    # slice 0: T computes 2,880 s at 700 W and checkpoints 720 s; B 3,600 s at 600 W
+    assert run.meters["it_mwh"].iloc[0] == pytest.approx(
+        (2880 * 700 + 720 * 75 + 3600 * 600) * 1.35 / 3.6e9)
+    assert np.abs(balance_gap_mwh(run.meters)).max() < 1e-15
+
+
+def test_without_the_pause_the_batch_job_misses_its_deadline_and_reports_tokens_late():
+    # Greedy never pauses: T holds its GPU through slice 1, B gets 3,600 of the 4,320 GPU-s it
+    # needs, misses 7,200 s and finishes the last 720 GPU-s in slice 2, where T holds its GPU
+    # until it finishes at 8,640: B runs on 5,760 free GPU-s and is done at 7,200 + 3,600 * 720
+    # / 5,760 = 7,650 s. Its 720 GPU-s x 600 W = 432,000 output tokens are late.
+    run = simulate_site(tiny_site(jobs=[DUE], training_jobs=(TRAIN,)), make_strategy("greedy"))
+    assert run.events == [
+        ("T released", 0.0), ("B released", 0.0), ("T start", 0.0), ("B start", 0.0),
+        ("T checkpoint", 2400.0), ("T checkpoint", 5520.0), ("B deadline missed", 7200.0),
+        ("B done", 7650.0), ("T done", 8640.0)]
+    tasks = run.tasks.set_index("task_id")
+    assert not bool(tasks.at["B", "deadline_met"])
+    assert tasks.at["B", "tokens_late"] == pytest.approx(432_000.0)
+
+
+def test_training_jobs_queue_for_gpus_and_a_late_one_reports_its_late_tokens():
+    # two jobs of 2 GPUs on a 2-GPU fleet: the second waits for the first to free the GPUs
+    a = dataclasses.replace(TRAIN, job_id="A", gpus=2, tokens=3000.0, tokens_per_s=1.0,
+                            checkpoint_interval_s=math.inf)
+    b = dataclasses.replace(a, job_id="B2", deadline_slice=1)
+    run = simulate_site(tiny_site(training_jobs=(a, b)), make_strategy("greedy"))
+    assert run.events == [
+        ("A released", 0.0), ("B2 released", 0.0), ("A start", 0.0), ("A done", 3000.0),
+        ("B2 start", 3000.0), ("B2 deadline missed", 3600.0), ("B2 done", 6000.0)]
+    tasks = run.tasks.set_index("task_id")
+    assert tasks.at["B2", "tokens_late"] == pytest.approx(2400.0)  # trained after 3,600 s
+    assert bool(tasks.at["A", "deadline_met"]) and not bool(tasks.at["B2", "deadline_met"])
+
+
+def test_a_training_job_larger_than_the_pool_is_refused():
+    big = dataclasses.replace(TRAIN, gpus=3)
+    with pytest.raises(SimulationError, match=r"training job T: needs 3 GPUs, but only 2"):
+        simulate_site(tiny_site(training_jobs=(big,)), make_strategy("greedy"))

@@ -1,8 +1,5 @@
-"""Models at the function layer: battery, datacenter, tokens against published points,
-workloads, grid signals. (Weather, PV and wind: test_weather.py and test_supply.py.)
-
-Tolerance: token energy vs published points: 10% (the points are quoted as "about").
-"""
+"""Models at the function layer: battery, datacenter, workloads, grid signals. (Token energy:
+test_tokens.py; weather, PV and wind: test_weather.py and test_supply.py.)"""
 
 from __future__ import annotations
 
@@ -10,10 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import battery, datacenter, grid, tokens, workloads
+from models import battery, datacenter, grid, workloads
 from twin.scenario import BatchConfig, InteractiveConfig, TariffConfig
-
-TOKEN_POINT_RTOL = 0.10
 
 
 def test_battery_step_and_limits():
@@ -39,22 +34,6 @@ def test_cooling_curve_and_it_energy():
     # 3.6e9 J of work + 1,000 idle GPU-s at 75 W, times 1.35 -> (3.6e9 + 7.5e4) * 1.35 / 3.6e9
     assert datacenter.it_energy_mwh(3.6e9, 1000.0, gpu) == pytest.approx(
         (3.6e9 + 7.5e4) * 1.35 / 3.6e9)
-
-
-def test_token_energy_against_published_points():
-    e8 = tokens.token_energy("llama-3.1-8b", "H100-SXM")
-    e70 = tokens.token_energy("llama-3.1-70b", "H100-SXM")
-    # ML.ENERGY leaderboard v3: ~0.12 J/output token (8B, 1x H100, batch 64), ~0.6 J (70B,
-    # 4x H100, batch 128)
-    assert e8.output_j_per_token == pytest.approx(0.12, rel=TOKEN_POINT_RTOL)
-    assert e70.output_j_per_token == pytest.approx(0.6, rel=TOKEN_POINT_RTOL)
-    # prefill from compute: 2 * 8.03e9 / (989.4e12 * 0.5) * 700 W
-    assert e8.input_j_per_token == pytest.approx(2 * 8.03e9 / (989.4e12 * 0.5) * 700, rel=1e-12)
-    # prefill per token is cheaper than decode per token for both
-    assert e8.input_j_per_token < e8.output_j_per_token
-    assert e70.input_j_per_token < e70.output_j_per_token
-    with pytest.raises(ValueError, match="model = 'gpt-9' on gpu = 'H100-SXM'"):
-        tokens.token_energy("gpt-9", "H100-SXM")
 
 
 def test_interactive_pattern_daily_weekly_and_seeded():

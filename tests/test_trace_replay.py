@@ -29,6 +29,7 @@ def trace_scenario(**interactive):
     site = raw["sites"][0]
     site["datacenter"]["nodes"] = 2  # 16 GPUs
     site["workload"]["batch"] = None
+    site["workload"]["training"] = []
     site["workload"]["interactive"] = {"model": "llama-3.1-70b", "trace_file": str(TRACE),
                                        "trace_start": "2023-01-01T06:00:00Z", **interactive}
     return from_dict(raw, base_dir=scn.base_dir)

@@ -40,9 +40,12 @@ def test_make_run_equivalent_full_year(tmp_path):
     assert 0.0 < g["gti_slice"] <= g["gti_aggregate"] <= 1.0
     assert len([m for m in s["levels"]["month"] if m["method"] == "slice"]) == 12
     assert k["deadline_misses"] == 0 and k["batch_jobs"] == 365
-    # the campus: 100 MW of IT at full load, PUE within the cooling curve's range
+    # the campus: about 100 MW of IT at full load, PUE within the cooling curve's range. The
+    # ceiling: 4,096 training GPUs at 700 W board power, the other 119,104 serving at 600 W,
+    # all with 35% host overhead.
     assert 1.06 + 0.05 <= k["pue"] <= 1.35 + 0.05
-    assert meters["it_mwh"].max() * 4 <= 99.8 + 1e-6
+    assert meters["it_mwh"].max() * 4 <= (119_104 * 600 + 4096 * 700) * 1.35 / 1e6 + 1e-6
+    assert k["training_jobs"] == 1 and k["training_tokens"] == pytest.approx(1.0e13)
     v = subprocess.run([sys.executable, "-m", "twin.cli", "verify", str(out)], cwd=ROOT,
                        capture_output=True, text=True, timeout=600)
     assert v.returncode == 0, v.stderr

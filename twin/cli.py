@@ -77,7 +77,12 @@ def print_headline(summary: dict, run_dir: Path) -> None:
     table.add_row("curtailed", f"{k['curtailed_mwh']:,.0f} MWh")
     table.add_row("energy cost (import - export)", f"${k['cost_total']:,.0f}")
     table.add_row("tokens in / out", f"{k['tokens_in']:.3e} / {k['tokens_out']:.3e}")
-    table.add_row("batch deadline misses", f"{k['deadline_misses']:.0f}")
+    if k["training_jobs"]:
+        jobs = int(k["training_jobs"])
+        table.add_row("training tokens", f"{k['training_tokens']:.3e} in {jobs} "
+                                         + ("job" if jobs == 1 else "jobs"))
+    table.add_row("deadline misses (tokens late)",
+                  f"{k['deadline_misses']:.0f}  ({k['tokens_late']:.3e})")
     console.print(table)
     months = [lab for lab in summary["levels"]["month"] if lab["method"] == "slice"]
     aggs = {lab["period"]: lab for lab in summary["levels"]["month"]
@@ -146,6 +151,26 @@ def verify(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
             err_console.print(f"mismatch: {what} at {where}: recorded {rec!r}, recomputed {got!r}")
         raise typer.Exit(1)
     console.print(f"{run_dir}: GTI and R_task recomputed from the meters agree")
+
+
+@app.command()
+def catalogue(method: str = typer.Option("roofline", help="roofline or ecologits")) -> None:
+    """Print the energy per token of every model on every GPU type, with the replica and batch
+    each figure holds at."""
+    from models.datacenter import GPU_TYPES
+    from models.tokens import MODELS, token_energy
+
+    try:
+        entries = [token_energy(m, g, method) for m in MODELS for g in GPU_TYPES]
+    except ValueError as err:
+        fail(str(err))
+    table = Table(title=f"GPU energy per token ({method})", title_justify="left")
+    for col in ("model", "GPU", "GPUs", "batch", "output J/token", "input J/token"):
+        table.add_column(col, justify="left" if col in ("model", "GPU") else "right")
+    for e in entries:
+        table.add_row(e.model, e.gpu, str(e.gpus_per_replica), str(e.batch_size),
+                      f"{e.output_j_per_token:.3f}", f"{e.input_j_per_token:.4f}")
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry

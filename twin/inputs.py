@@ -48,6 +48,7 @@ class SiteInputs:
     battery: BatteryParams | None
     initial_soc_mwh: float
     initial_green_fraction: float
+    training_jobs: tuple[workloads.TrainingJob, ...] = ()
 
     @property
     def n(self) -> int:
@@ -71,6 +72,51 @@ def _check_interactive_fits(k: int, busy_s: np.ndarray, capacity_s: float,
             f"sites[{k}].workload.interactive.peak_output_tokens_per_s: the stream needs "
             f"{busy_s[i] / capacity_s:.2f} times the fleet's GPUs at {index[i]} "
             "(lower the rate or add datacenter.nodes)")
+
+
+def _token_energy(site: SiteConfig, stream: str) -> tokens.TokenEnergy:
+    """Energy per token of an inference stream's model on the site's GPUs."""
+    wl = site.workload
+    try:
+        return tokens.token_energy(getattr(wl, stream).model, site.datacenter.gpu,
+                                   wl.token_energy_method)
+    except ValueError as err:
+        raise ValueError(f"workload.{stream}.{err}") from None
+
+
+def _training_jobs(site: SiteConfig, gpu: datacenter.GPUType, sm: int, n: int,
+                   pool: int) -> list[workloads.TrainingJob]:
+    """The site's training runs: throughput and energy per token from ``6 N`` at their MFU."""
+    jobs = []
+    for j, cfg in enumerate(site.workload.training):
+        where = f"workload.training[{j}]"
+        try:
+            arch = tokens.model_arch(cfg.model)
+        except ValueError as err:
+            raise ValueError(f"{where}.{err}") from None
+        if cfg.gpus > pool:
+            raise ValueError(f"{where}.gpus = {cfg.gpus}: more than the {pool} GPUs left "
+                             "beside interactive inference's peak")
+        release = int(cfg.release_h * 60 // sm)
+        if release >= n:  # released after the horizon: not part of this run
+            continue
+        deadline = (min(release + int(np.ceil(cfg.deadline_h * 60 / sm - 1e-9)), n)
+                    if cfg.deadline_h is not None else None)
+        jobs.append(workloads.TrainingJob(
+            job_id=f"{site.name}-train-{cfg.name}",
+            gpus=cfg.gpus,
+            tokens=cfg.tokens,
+            j_per_token=tokens.training_j_per_token(arch.active_params, gpu, cfg.mfu),
+            tokens_per_s=cfg.gpus * tokens.training_tokens_per_gpu_second(arch.active_params,
+                                                                          gpu, cfg.mfu),
+            release_slice=release,
+            deadline_slice=deadline,
+            checkpoint_interval_s=cfg.checkpoint_interval_h * 3600.0,
+            checkpoint_s=cfg.checkpoint_minutes * 60.0,
+            restart_s=cfg.restart_minutes * 60.0,
+            pausable=cfg.pausable,
+        ))
+    return jobs
 
 
 def _grid_signals(scn: Scenario, site: SiteConfig, frame: pd.DataFrame, w, wind_mw
@@ -139,15 +185,19 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         wind_avail = wind_mw(site.wind) if site.wind else np.zeros(len(index))
         share, price, carbon = _grid_signals(scn, site, frame, w, wind_mw)
         gpu = datacenter.gpu_type(dc.gpu)
-        inter_e = tokens.token_energy(site.workload.interactive.model, dc.gpu)
-        batch_e = (tokens.token_energy(site.workload.batch.model, dc.gpu)
-                   if site.workload.batch else None)
+        inter_e = _token_energy(site, "interactive")
+        batch_e = _token_energy(site, "batch") if site.workload.batch else None
         tin, out = _interactive_tokens(scn, site, index, w.utc_offset_h)
     except (FileNotFoundError, ValueError) as err:
         raise ScenarioError(f"sites[{k}].{err}") from None
     gpus = dc.nodes * dc.gpus_per_node
     busy = datacenter.busy_gpu_seconds(tokens.gpu_energy_j(tin, out, inter_e), gpu)
     _check_interactive_fits(k, busy, gpus * sm * 60.0, index)
+    pool = gpus - datacenter.reserved_gpus(busy, sm * 60.0, gpus)
+    try:
+        training = _training_jobs(site, gpu, sm, len(index), pool)
+    except ValueError as err:
+        raise ScenarioError(f"sites[{k}].{err}") from None
     jobs = (workloads.daily_batch_jobs(index, out, site.workload.batch, w.utc_offset_h, sm,
                                        site.name) if site.workload.batch else [])
     bcfg = site.battery
@@ -183,4 +233,5 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         battery=battery_params(bcfg, sm) if bcfg and bcfg.energy_mwh > 0 else None,
         initial_soc_mwh=bcfg.initial_soc_fraction * bcfg.energy_mwh if bcfg else 0.0,
         initial_green_fraction=bcfg.initial_green_fraction if bcfg else 0.0,
+        training_jobs=tuple(training),
     )

@@ -4,7 +4,8 @@
 - battery content within its SoC window in every slice;
 - green conservation through storage: green discharged <= initial green + eta_c * eta_d * green
   charged (spec section 4), and both pools within [0, capacity];
-- tokens x energy per token = the tasks' IT energy, and tasks' IT energy <= metered IT energy.
+- tokens x energy per token = the tasks' IT energy (training adds its checkpoint and reload time
+  at idle power), and tasks' IT energy <= metered IT energy.
 """
 
 from __future__ import annotations
@@ -65,21 +66,31 @@ def check_green_storage(score: SiteScore, inp: SiteInputs) -> None:
 
 
 def check_token_energy(run: SiteRun, inp: SiteInputs) -> None:
+    """Tokens x energy per token (plus a training job's checkpoint and reload time at idle power)
+    = each kind's IT energy."""
     te = run.task_energy
     host = 1.0 + inp.gpu.host_overhead_fraction
-    kind = run.tasks.set_index("task_id")["kind"]
-    inter = (te["task_id"].map(kind) == "interactive").to_numpy()
-    parts = [(inter, inp.interactive_energy)]
+    records = run.tasks.set_index("task_id")
+    kind = te["task_id"].map(records["kind"]).to_numpy()
+    checks = [(kind == "interactive", inp.interactive_energy.model,
+               lambda sub: gpu_energy_j(sub["tokens_in"].sum(), sub["tokens_out"].sum(),
+                                        inp.interactive_energy))]
     if inp.batch_energy is not None:
-        parts.append((~inter, inp.batch_energy))
-    for mask, energy in parts:
+        checks.append((kind == "batch", inp.batch_energy.model,
+                       lambda sub: gpu_energy_j(sub["tokens_in"].sum(), sub["tokens_out"].sum(),
+                                                inp.batch_energy)))
+    for tj in inp.training_jobs:
+        checks.append((te["task_id"].to_numpy() == tj.job_id, tj.job_id,
+                       lambda sub, tj=tj: sub["tokens_in"].sum() * tj.j_per_token
+                       + records.at[tj.job_id, "overhead_gpu_s"] * inp.gpu.idle_w
+                       if tj.job_id in records.index else 0.0))
+    for mask, name, gpu_j in checks:
         sub = te[mask]
-        expected = float(gpu_energy_j(sub["tokens_in"].sum(), sub["tokens_out"].sum(), energy)
-                         * host / J_PER_MWH)
+        expected = float(gpu_j(sub) * host / J_PER_MWH)
         got = float(sub["it_mwh"].sum())
         if abs(expected - got) > ENERGY_ATOL_MWH + 1e-9 * abs(expected):
             raise InvariantError(f"{run.site}: tokens x energy per token = {expected:.6f} MWh but "
-                                 f"the {energy.model} tasks used {got:.6f} MWh")
+                                 f"the {name} tasks used {got:.6f} MWh")
     per_slice = te.groupby("time")["it_mwh"].sum()
     metered = run.meters.set_index("time")["it_mwh"].reindex(per_slice.index)
     over = per_slice.to_numpy() > metered.to_numpy() + ENERGY_ATOL_MWH

@@ -146,7 +146,7 @@ def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[Si
     out = out.reset_index()
     cols = ["task_id", "kind", "site", "start", "end", "tokens_in", "tokens_out", "it_mwh",
             "it_with_idle_mwh", "r_task", "r_task_aggregate", "emissions_kg", "deadline",
-            "deadline_met", "tokens_out_late"]
+            "deadline_met", "tokens_late", "overhead_gpu_s"]
     return out[cols]
 
 
@@ -182,6 +182,8 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
 def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float]:
     m = run.meters
     batch = tasks[tasks["kind"] == "batch"]
+    training = tasks[tasks["kind"] == "training"]
+    deferrable = tasks[tasks["kind"] != "interactive"]
     kpis = {
         **meter_kpis(m, inp.price_usd_per_mwh, inp.export_price_usd_per_mwh,
                      inp.grid_carbon_kg_per_mwh),
@@ -192,8 +194,11 @@ def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float
         "tokens_out": float(tasks["tokens_out"].sum()),
         "idle_it_mwh": float(m["it_mwh"].sum() - tasks["it_mwh"].sum()),
         "batch_jobs": float(len(batch)),
-        "deadline_misses": float((~batch["deadline_met"].astype(bool)).sum()),
-        "tokens_out_late": float(batch["tokens_out_late"].sum()),
+        "training_jobs": float(len(training)),
+        "training_tokens": float(training["tokens_in"].sum()),
+        "training_overhead_gpu_hours": float(training["overhead_gpu_s"].sum() / 3600.0),
+        "deadline_misses": float((~deferrable["deadline_met"].astype(bool)).sum()),
+        "tokens_late": float(deferrable["tokens_late"].sum()),
         "pue": float(m["facility_mwh"].sum() / m["it_mwh"].sum()) if m["it_mwh"].sum() else 0.0,
         "pv_capacity_factor": (float(inp.pv_avail_mw.mean() / inp.pv_ac_mw)
                                if inp.pv_ac_mw else 0.0),

@@ -238,9 +238,45 @@ class BatchConfig(_Schema):
     deadline_h: Positive = Field(24.0, description="hours from release to deadline [h]")
 
 
+class TrainingJobConfig(_Schema):
+    """A training run: ``6 N`` FLOP per token at ``mfu`` on ``gpus`` GPUs held while it runs.
+
+    It may be paused by the dispatch strategy (``pausable``): it then writes a checkpoint, frees
+    its GPUs and, on resume, queues for GPUs and reloads the checkpoint.
+    """
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    model: str = Field(description="model from models.tokens.MODELS (its active parameters)")
+    gpus: Annotated[int, Field(gt=0)] = Field(description="GPUs the job holds while running")
+    tokens: Positive = Field(description="training tokens to process")
+    mfu: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.40, description="model-FLOP utilisation of the run")
+    release_h: NonNegative = Field(0.0, description="hours after the horizon start it may run [h]")
+    deadline_h: Positive | None = Field(
+        None, description="hours from release to its deadline (clipped to the horizon) [h]")
+    checkpoint_interval_h: Positive = Field(
+        1.0, description="compute time between periodic checkpoints [h]")
+    checkpoint_minutes: NonNegative = Field(
+        5.0, description="time to write a checkpoint, GPUs held at idle power [min]")
+    restart_minutes: NonNegative = Field(
+        10.0, description="time to reload a checkpoint after a pause [min]")
+    pausable: bool = True
+
+
 class WorkloadConfig(_Schema):
     interactive: InteractiveConfig
     batch: BatchConfig | None = None
+    training: list[TrainingJobConfig] = Field(default_factory=list)
+    token_energy_method: Literal["roofline", "ecologits"] = Field(
+        "roofline", description="estimator of inference energy per token (models.tokens)")
+
+    @model_validator(mode="after")
+    def _unique_jobs(self) -> WorkloadConfig:
+        names = [t.name for t in self.training]
+        dup = sorted({t for t in names if names.count(t) > 1})
+        if dup:
+            raise ValueError(f"training: job names must be unique, {dup[0]!r} appears twice")
+        return self
 
 
 class TariffConfig(_Schema):

@@ -65,7 +65,8 @@ def verify_run(run_dir: Path) -> list[tuple[str, str, float, float]]:
         return problems
     per_task = task_green_ratios(run["task_energy"], pd.concat(ratios, ignore_index=True))
     recorded = run["tasks"].set_index("task_id")["r_task"]
-    merged = per_task.set_index("task_id")["r_task"].reindex(recorded.index)
+    # a task that never ran (a job still queued at the horizon) has no energy rows: R_task 0
+    merged = per_task.set_index("task_id")["r_task"].reindex(recorded.index, fill_value=0.0)
     diff = np.abs(merged.to_numpy() - recorded.to_numpy())
     bad = ~(diff <= VERIFY_ATOL)
     for task in recorded.index[bad][:10]:

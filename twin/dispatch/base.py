@@ -7,6 +7,35 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class TrainingStatus:
+    """A released, unfinished training job as the EMS sees it at the start of a slice.
+
+    Attributes
+    ----------
+    job_id : str
+    state : str
+        ``queued`` (waiting for GPUs), ``running`` (computing, checkpointing or reloading),
+        ``releasing`` or ``paused``.
+    gpus : int
+    pausable : bool
+    remaining_s : float
+        Compute time it still needs on its GPUs [s].
+    slack_s : float
+        Time to its deadline minus the compute it still needs [s] (inf without a deadline).
+    it_mwh_per_slice : float
+        IT energy of a slice of it running [MWh].
+    """
+
+    job_id: str
+    state: str
+    gpus: int
+    pausable: bool
+    remaining_s: float
+    slack_s: float
+    it_mwh_per_slice: float
+
+
+@dataclass(frozen=True)
 class Observation:
     """What the EMS knows at the start of a slice.
 
@@ -21,13 +50,14 @@ class Observation:
     pv_avail_mwh, wind_avail_mwh : float
         Renewable energy available this slice [MWh].
     it_fixed_mwh : float
-        IT energy with no batch work: interactive inference and all other GPUs idle [MWh].
+        IT energy with no batch work: interactive inference, the training jobs running now,
+        and all other GPUs idle [MWh].
     it_mwh_per_batch_gpu_second : float
         Extra IT energy per GPU-second of batch work [MWh/s].
     nonit_per_it : float
         Cooling and aux energy per IT energy this slice [fraction].
     free_gpu_seconds : float
-        GPU-seconds not taken by interactive inference [s].
+        GPU-seconds not taken by interactive inference or running training jobs [s].
     batch_backlog_gpu_seconds : float
         GPU-seconds the released, unfinished batch jobs still need [s].
     batch_due_gpu_seconds : float
@@ -42,6 +72,8 @@ class Observation:
         Import price [$/MWh].
     grid_share : float
         Renewable share of the grid [fraction].
+    training : tuple of TrainingStatus
+        Released, unfinished training jobs.
     """
 
     slice_index: int
@@ -61,6 +93,7 @@ class Observation:
     max_export_mwh: float
     price_usd_per_mwh: float
     grid_share: float
+    training: tuple[TrainingStatus, ...] = ()
 
     def facility_mwh(self, batch_gpu_seconds: float) -> float:
         """Facility energy if batch work gets ``batch_gpu_seconds`` [MWh]."""
@@ -78,11 +111,15 @@ class Setpoints:
         GPU-seconds to give batch work [s] (the site caps it at free GPUs and the backlog).
     bess_charge_mwh, bess_discharge_mwh : float
         Battery energy from / to the bus [MWh] (the site caps them at the battery's limits).
+    pause_training : frozenset of str
+        Training jobs to pause, or keep paused, this slice; every other one runs (a job that is
+        not pausable runs regardless).
     """
 
     batch_gpu_seconds: float
     bess_charge_mwh: float
     bess_discharge_mwh: float
+    pause_training: frozenset[str] = frozenset()
 
 
 class Strategy(Protocol):
