@@ -79,8 +79,8 @@ def test_losses_are_in_the_meters_and_the_balance_closes(week_run):
     assert len(net) == len(m)
     losses_mwh = net["losses_mw"].to_numpy() * 0.25
     assert losses_mwh.min() > 0
-    # aux = aux_fraction * it + connection losses
-    aux_fraction = week_run.scenario.sites[0].datacenter.aux_fraction
+    # aux = (UPS/distribution losses + auxiliary loads) * it + connection losses
+    aux_fraction = week_run.scenario.sites[0].datacenter.non_cooling_overhead_fraction
     np.testing.assert_allclose(m["aux_mwh"] - aux_fraction * m["it_mwh"], losses_mwh, atol=1e-9)
     assert np.abs(balance_gap_mwh(m)).max() <= 1e-9 * m["facility_mwh"].max()
     # the POI meters equal the power flow's exchange with the external grid

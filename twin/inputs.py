@@ -31,7 +31,7 @@ class SiteInputs:
     wind_avail_mw: np.ndarray
     temp_air_c: np.ndarray
     cooling_fraction: np.ndarray  # cooling energy per IT energy
-    aux_fraction: float
+    aux_fraction: float  # UPS/distribution losses and auxiliary loads per IT energy
     price_usd_per_mwh: np.ndarray
     export_price_usd_per_mwh: float
     grid_share: np.ndarray
@@ -216,7 +216,7 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         cooling_fraction=datacenter.cooling_fraction_from_dry_bulb(
             frame["temp_air"].to_numpy(), dc.free_cooling_max_temp_c, dc.cooling_min_fraction,
             dc.cooling_slope_per_c, dc.cooling_max_fraction),
-        aux_fraction=dc.aux_fraction,
+        aux_fraction=dc.non_cooling_overhead_fraction,
         price_usd_per_mwh=price,
         export_price_usd_per_mwh=site.grid.tariff.export_usd_per_mwh,
         grid_share=share,

@@ -188,9 +188,16 @@ class DatacenterConfig(_Schema):
     cooling_max_fraction: NonNegative = Field(
         0.35, description="cooling energy per IT energy at design temperature (cap)"
     )
+    ups_distribution_loss_fraction: NonNegative = Field(
+        0.03, description="UPS and power-distribution losses per IT energy (a double-conversion "
+                          "UPS at 97% and PDUs; metered in aux_mwh)")
     aux_fraction: NonNegative = Field(
-        0.05, description="UPS/distribution losses and lighting per IT energy"
-    )
+        0.02, description="lighting, offices, security and other auxiliary loads per IT energy")
+
+    @property
+    def non_cooling_overhead_fraction(self) -> float:
+        """Everything metered in ``aux_mwh`` per IT energy (before connection losses)."""
+        return self.ups_distribution_loss_fraction + self.aux_fraction
 
 
 class InteractiveConfig(_Schema):
