@@ -98,3 +98,28 @@ def test_catalogue_lists_every_model_on_every_gpu_and_refuses_an_unknown_method(
     assert "0.120" in r.stdout and "0.600" in r.stdout  # the two fitted points
     bad = aidc("catalogue", "--method", "magic")
     assert bad.returncode == 2 and "energy_method = 'magic'" in bad.stderr
+
+
+def test_every_strategy_and_objective_runs_from_the_command_line(tmp_path):
+    path = short_scenario(tmp_path, days=1)
+    for strategy, objective in (("no_control", "cost"), ("threshold", "gti"), ("mpc", "gti"),
+                                ("oracle", "cost")):
+        out = tmp_path / f"{strategy}-{objective}"
+        r = aidc("run", path, "--strategy", strategy, "--objective", objective, "--out", out)
+        assert r.returncode == 0, r.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        assert (summary["strategy"], summary["objective"]) == (strategy, objective)
+        assert aidc("verify", out).returncode == 0
+    # inputs.parquet holds what the optimizer planned over: IT never falls below the base load
+    # (interactive work and idle GPUs), and the batch work released is what the deadlines bound
+    inputs = pd.read_parquet(out / "inputs.parquet")
+    meters = pd.read_parquet(out / "meters.parquet")
+    assert (meters["it_mwh"].to_numpy() >= inputs["base_it_mwh"].to_numpy() - 1e-9).all()
+    assert inputs["batch_released_gpu_s"].sum() > 0
+    assert (inputs["batch_may_wait_gpu_s"] <= inputs["batch_released_gpu_s"].cumsum() + 1e-6).all()
+    bad = aidc("run", path, "--objective", "speed", "--out", tmp_path / "x")
+    assert bad.returncode == 2 and "--objective = 'speed'" in bad.stderr
+    far = aidc("run", path, "--strategy", "oracle", "--gti-target", "0.99", "--out",
+               tmp_path / "y")
+    assert far.returncode == 2 and "gti_target: the highest reachable" in far.stderr
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

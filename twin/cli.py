@@ -32,11 +32,16 @@ def fail(message: str) -> None:
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     out: Path | None = typer.Option(None, "--out", help="run folder (default results/<name>)"),
-    strategy: str | None = typer.Option(None, "--strategy", help="dispatch strategy"),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="no_control, greedy, threshold, mpc or oracle"),
+    objective: str | None = typer.Option(None, "--objective", help="cost or gti"),
+    gti_target: float | None = typer.Option(
+        None, "--gti-target", help="with --objective cost: the time-slice GTI to reach"),
 ) -> None:
     """Simulate a scenario, score it with gti_core, and write the run folder."""
     from twin.dispatch import REGISTRY
     from twin.engine import SimulationError
+    from twin.optimize.plan import OptimizationInfeasible
     from twin.results import write_run
     from twin.run import simulate
     from twin.scenario import load
@@ -48,9 +53,13 @@ def run(
     name = strategy or scn.strategy
     if name not in REGISTRY:
         fail(f"--strategy = {name!r}: known strategies are {sorted(REGISTRY)}")
+    if objective is not None and objective not in ("cost", "gti"):
+        fail(f"--objective = {objective!r}: must be 'cost' or 'gti'")
+    if gti_target is not None and not 0.0 < gti_target <= 1.0:
+        fail(f"--gti-target = {gti_target}: must lie in (0, 1]")
     try:
-        result = simulate(scn, name)
-    except (ScenarioError, SimulationError) as err:
+        result = simulate(scn, name, objective, gti_target)
+    except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     run_dir = out if out is not None else Path("results") / scn.name
     write_run(run_dir, result.summary, result.meters, **result.tables())
@@ -60,7 +69,8 @@ def run(
 def print_headline(summary: dict, run_dir: Path) -> None:
     """The short table of headline figures a run prints."""
     g, k, a = summary["gti"], summary["kpis"], summary["accounting"]
-    table = Table(title=f"{summary['scenario']} | {summary['strategy']} | {summary['start'][:10]}"
+    table = Table(title=f"{summary['scenario']} | {summary['strategy']} "
+                        f"({summary.get('objective') or 'cost'}) | {summary['start'][:10]}"
                         f" .. {summary['end'][:10]} | {summary['slices']} slices of "
                         f"{summary['slice_minutes']} min", title_justify="left")
     table.add_column("figure")

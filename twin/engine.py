@@ -124,6 +124,12 @@ class _Flows:
     cooling: float
     aux: float
 
+    def row(self) -> tuple[float, ...]:
+        """The meter row in ``ENERGY_COLUMNS`` order (facility = it + cooling + aux)."""
+        return (self.pv, self.wind, self.curtailed, self.grid_import, self.grid_export,
+                self.charge, self.discharge, self.it, self.cooling, self.aux,
+                self.it + self.cooling + self.aux)
+
 
 def settle_bus(obs: Observation, facility: float, sp: Setpoints) -> tuple[
         float, float, float, float, float, float, float]:
@@ -173,6 +179,8 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
         Meter rows, task energy per slice, per-task records, battery content and the event log
         (in time order; simultaneous events in the order they happened).
     """
+    if hasattr(strategy, "prepare"):
+        strategy.prepare(inp)  # strategies that plan ahead see the run's inputs first
     env = simpy.Environment()
     demand = simpy.Store(env, capacity=1)
     readings = simpy.Store(env, capacity=1)
@@ -431,6 +439,9 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
                 price_usd_per_mwh=float(inp.price_usd_per_mwh[k]),
                 grid_share=float(inp.grid_share[k]),
                 training=status,
+                batch_queue=tuple((j.job.deadline_slice, j.remaining_j / gpu.serving_w)
+                                  for j in queue),
+                previous=state.get("previous"),
             )
             sp = strategy.decide(obs)
             order_training(sp)
@@ -449,15 +460,15 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
                 te_rows.append((inter_ids[k], k, inter_j[k] * host / J_PER_MWH,
                                 inp.interactive_tokens_in[k], inp.interactive_tokens_out[k]))
             state["soc"] = battery_step(soc, chg, dis, bat) if bat else 0.0
-            yield readings.put(_Flows(k, pv, wind, curt, imp, exp, chg, dis, it,
-                                      it * inp.cooling_fraction[k], it * inp.aux_fraction))
+            flows = _Flows(k, pv, wind, curt, imp, exp, chg, dis, it,
+                           it * inp.cooling_fraction[k], it * inp.aux_fraction)
+            state["previous"] = dict(zip(ENERGY_COLUMNS, flows.row(), strict=True))
+            yield readings.put(flows)
 
     def meter_process():
         for _ in range(n):
             f = yield readings.get()
-            facility = f.it + f.cooling + f.aux
-            meter[f.k] = (f.pv, f.wind, f.curtailed, f.grid_import, f.grid_export, f.charge,
-                          f.discharge, f.it, f.cooling, f.aux, facility)
+            meter[f.k] = f.row()
             soc_trace[f.k] = state["soc"]
 
     env.process(workload_process())

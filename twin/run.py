@@ -12,10 +12,11 @@ from gti_core.storage import StorageParams
 from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from twin import __version__
 from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
-from twin.dispatch import make_strategy
+from twin.dispatch import REGISTRY, StrategyOptions, make_strategy
 from twin.engine import SiteRun, simulate_site
 from twin.inputs import SiteInputs, build_site_inputs
 from twin.invariants import check_all
+from twin.optimize.data import horizon_data
 from twin.scenario import Scenario, ScenarioError
 
 
@@ -60,7 +61,20 @@ def accounting_params(scn: Scenario, inp: SiteInputs) -> AccountingParams:
     return acc.params(storage)
 
 
-def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
+def strategy_options(scn: Scenario, params: AccountingParams, objective: str | None = None,
+                     gti_target: float | None = None) -> StrategyOptions:
+    """The scenario's optimizer settings (with command-line overrides) for one site."""
+    o = scn.optimizer
+    return StrategyOptions(
+        objective=objective or o.objective,
+        gti_target=gti_target if gti_target is not None else o.gti_target,
+        accounting=params, mpc_horizon_h=o.mpc_horizon_h, mpc_step_h=o.mpc_step_h,
+        forecast=o.forecast, forecast_noise_sigma=o.forecast_noise_sigma, seed=o.seed,
+        low_quantile=o.low_quantile, high_quantile=o.high_quantile)
+
+
+def simulate(scn: Scenario, strategy: str | None = None, objective: str | None = None,
+             gti_target: float | None = None) -> RunResult:
     """Simulate a scenario with a strategy and score it.
 
     Parameters
@@ -69,6 +83,10 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
         The validated scenario.
     strategy : str, optional
         Dispatch strategy name; the scenario's ``strategy`` when omitted.
+    objective : str, optional
+        ``cost`` or ``gti``; the scenario's ``optimizer.objective`` when omitted.
+    gti_target : float, optional
+        Time-slice GTI the optimizers must reach (objective ``cost``).
 
     Returns
     -------
@@ -76,10 +94,19 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
         Meters, tasks and the summary of the run, with every invariant checked.
     """
     name = strategy or scn.strategy
+    if name not in REGISTRY:
+        raise ScenarioError(f"strategy = {name!r}: known strategies are {sorted(REGISTRY)}")
+    if objective is not None and objective not in ("cost", "gti"):
+        raise ScenarioError(f"objective = {objective!r}: must be 'cost' or 'gti'")
+    if gti_target is not None and not 0.0 < gti_target <= 1.0:
+        raise ScenarioError(f"gti_target = {gti_target}: must lie in (0, 1]")
     t0 = time.perf_counter()
     inputs = [build_site_inputs(scn, k) for k in range(len(scn.sites))]
+    params = [accounting_params(scn, inp) for inp in inputs]
     t1 = time.perf_counter()
-    runs = [simulate_site(inp, make_strategy(name)) for inp in inputs]
+    strategies = [make_strategy(name, strategy_options(scn, p, objective, gti_target))
+                  for p in params]
+    runs = [simulate_site(inp, s) for inp, s in zip(inputs, strategies, strict=True)]
     t2 = time.perf_counter()
     connections = {}
     for k, (run, site) in enumerate(zip(runs, scn.sites, strict=True)):
@@ -91,18 +118,21 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
             run.meters = meters_at_poi(run.meters, flows, scn.slice_minutes)
             connections[site.name] = flow_table(site, run.meters["time"], flows)
     t_net = time.perf_counter()
-    params = [accounting_params(scn, inp) for inp in inputs]
     scores = [score_site(r.meters, p) for r, p in zip(runs, params, strict=True)]
     for r, s, inp in zip(runs, scores, inputs, strict=True):
         check_all(r, s, inp)
     meters = pd.concat([r.meters for r in runs], ignore_index=True)
     task_energy = pd.concat([r.task_energy for r in runs], ignore_index=True)
-    signals = inputs_frame(inputs)
+    signals = inputs_frame(inputs, [p.alpha for p in params])
     tasks = _tasks_table(runs, task_energy, scores, signals, scn.slice_minutes)
     t3 = time.perf_counter()
     timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "power_flow_s": t_net - t2,
                "score_s": t3 - t_net}
     summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
+    summary["objective"] = strategies[0].options.objective if strategies[0].options else None
+    for inp, strat in zip(inputs, strategies, strict=True):
+        if hasattr(strat, "report"):
+            summary["sites"][inp.name]["strategy"] = strat.report()
     for site_name, table in connections.items():
         summary["sites"][site_name]["connection"] = connection_summary(table, scn.slice_minutes)
     network = pd.concat(connections.values(), ignore_index=True) if connections else None
@@ -110,10 +140,13 @@ def simulate(scn: Scenario, strategy: str | None = None) -> RunResult:
                      network, summary)
 
 
-def inputs_frame(inputs: list[SiteInputs]) -> pd.DataFrame:
-    """The per-slice data the run saw, per site (written as inputs.parquet)."""
+def inputs_frame(inputs: list[SiteInputs], alphas: list[float]) -> pd.DataFrame:
+    """The per-slice data the run saw, per site (written as inputs.parquet): what the oracle
+    optimises over, so that its optimum can be checked independently (mpc sees forecasts of
+    the same columns)."""
     frames = []
-    for inp in inputs:
+    for inp, alpha in zip(inputs, alphas, strict=True):
+        d = horizon_data(inp, alpha)
         frames.append(pd.DataFrame({
             "time": inp.index, "site": inp.name,
             "pv_available_mwh": inp.pv_avail_mw * inp.dt_h,
@@ -124,6 +157,14 @@ def inputs_frame(inputs: list[SiteInputs]) -> pd.DataFrame:
             "grid_carbon_kg_per_mwh": inp.grid_carbon_kg_per_mwh,
             "interactive_tokens_in": inp.interactive_tokens_in,
             "interactive_tokens_out": inp.interactive_tokens_out,
+            "base_it_mwh": d.it_base,
+            "nonit_per_it": d.nonit_per_it,
+            "free_gpu_s": d.free_gpu_s,
+            "batch_released_gpu_s": d.release_gpu_s,
+            "batch_may_wait_gpu_s": d.not_due_gpu_s,
+            "max_import_mwh": d.max_import,
+            "max_export_mwh": d.max_export,
+            "export_price_usd_per_mwh": d.export_price,
         }))
     return pd.concat(frames, ignore_index=True)
 

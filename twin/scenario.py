@@ -408,6 +408,33 @@ class AccountingConfig(_Schema):
                                 thresholds=self.rating.thresholds)
 
 
+class OptimizerConfig(_Schema):
+    """What the dispatch strategies optimise, and how ``mpc`` and ``threshold`` look ahead."""
+
+    objective: Literal["cost", "gti"] = Field(
+        "cost", description="cost: import cost - export revenue; gti: time-slice GTI")
+    gti_target: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
+        None, description="with objective cost: the cheapest operation reaching this "
+                          "time-slice GTI (oracle; mpc per window)")
+    mpc_horizon_h: Annotated[float, Field(gt=0.0, le=168.0)] = 48.0
+    mpc_step_h: Annotated[float, Field(gt=0.0, le=168.0)] = 1.0
+    forecast: Literal["perfect", "persistence", "noisy"] = "perfect"
+    forecast_noise_sigma: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    seed: int = 7
+    low_quantile: Fraction = Field(0.25, description="threshold: good slices of each day")
+    high_quantile: Fraction = Field(0.75, description="threshold: bad slices of each day")
+
+    @model_validator(mode="after")
+    def _quantiles(self) -> OptimizerConfig:
+        if self.low_quantile >= self.high_quantile:
+            raise ValueError(f"low_quantile = {self.low_quantile} must be below high_quantile "
+                             f"= {self.high_quantile}")
+        if self.mpc_step_h > self.mpc_horizon_h:
+            raise ValueError(f"mpc_step_h = {self.mpc_step_h} exceeds mpc_horizon_h = "
+                             f"{self.mpc_horizon_h}")
+        return self
+
+
 class Scenario(_Schema):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
@@ -415,7 +442,8 @@ class Scenario(_Schema):
     horizon_days: Annotated[int, Field(gt=0, le=366)] | None = Field(
         None, description="simulate only the first N days of the weather year"
     )
-    strategy: str = "greedy"
+    strategy: str = Field("greedy", description="no_control, greedy, threshold, mpc or oracle")
+    optimizer: OptimizerConfig = OptimizerConfig()
     accounting: AccountingConfig = AccountingConfig()
     sites: Annotated[list[SiteConfig], Field(min_length=1)]
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the scenario file")

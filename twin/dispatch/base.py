@@ -74,6 +74,10 @@ class Observation:
         Renewable share of the grid [fraction].
     training : tuple of TrainingStatus
         Released, unfinished training jobs.
+    batch_queue : tuple of (int, float)
+        Released, unfinished batch jobs: (deadline slice, GPU-seconds still needed).
+    previous : dict or None
+        The previous slice's meter row (``pv_mwh``, ..., ``facility_mwh``), None in slice 0.
     """
 
     slice_index: int
@@ -94,6 +98,8 @@ class Observation:
     price_usd_per_mwh: float
     grid_share: float
     training: tuple[TrainingStatus, ...] = ()
+    batch_queue: tuple[tuple[int, float], ...] = ()
+    previous: dict | None = None
 
     def facility_mwh(self, batch_gpu_seconds: float) -> float:
         """Facility energy if batch work gets ``batch_gpu_seconds`` [MWh]."""
@@ -122,7 +128,58 @@ class Setpoints:
     pause_training: frozenset[str] = frozenset()
 
 
+def batch_must_run_gpu_s(obs: Observation, future_share: float = 0.8) -> float:
+    """Least batch GPU time this slice that keeps every deadline reachable [GPU-s].
+
+    For each deadline ``D`` in the queue, the work due by ``D`` minus what the slices between
+    now and ``D`` can serve, counting each at ``future_share`` of this slice's free GPUs (a
+    margin for interactive peaks to come).
+    """
+    need, due = 0.0, 0.0
+    for deadline, remaining in sorted(obs.batch_queue):
+        due += remaining
+        later = max(deadline - obs.slice_index - 1, 0) * future_share * obs.free_gpu_seconds
+        need = max(need, due - later)
+    return min(need, obs.free_gpu_seconds)
+
+
 class Strategy(Protocol):
     name: str
 
     def decide(self, obs: Observation) -> Setpoints: ...
+
+
+@dataclass(frozen=True)
+class StrategyOptions:
+    """What a strategy may be told besides the observations.
+
+    Attributes
+    ----------
+    objective : str
+        ``cost`` (import cost - export revenue) or ``gti`` (time-slice GTI).
+    gti_target : float or None
+        With ``cost``: the cheapest operation whose time-slice GTI reaches it (oracle, mpc).
+    accounting : gti_core.score.AccountingParams or None
+        The run's alpha and storage rule (the optimizers plan green with them).
+    mpc_horizon_h, mpc_step_h : float
+        Look-ahead and re-planning interval of ``mpc`` [h].
+    forecast : str
+        ``perfect``, ``persistence`` (each value as 24 h earlier) or ``noisy`` (perfect times
+        seeded log-normal noise of ``forecast_noise_sigma``), for ``mpc``.
+    forecast_noise_sigma : float
+    seed : int
+    low_quantile, high_quantile : float
+        ``threshold``: a slice is cheap (green) below the day's low quantile of price (above the
+        high quantile of grid share) and dear (brown) beyond the other.
+    """
+
+    objective: str = "cost"
+    gti_target: float | None = None
+    accounting: object = None
+    mpc_horizon_h: float = 48.0
+    mpc_step_h: float = 1.0
+    forecast: str = "perfect"
+    forecast_noise_sigma: float = 0.1
+    seed: int = 0
+    low_quantile: float = 0.25
+    high_quantile: float = 0.75

@@ -15,6 +15,9 @@ from twin.dispatch.base import Observation, Setpoints
 class Greedy:
     name = "greedy"
 
+    def __init__(self, options=None):
+        self.options = options
+
     def decide(self, obs: Observation) -> Setpoints:
         expected = min(obs.free_gpu_seconds, obs.batch_backlog_gpu_seconds)
         net = obs.pv_avail_mwh + obs.wind_avail_mwh - obs.facility_mwh(expected)

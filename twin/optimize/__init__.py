@@ -1,0 +1,1 @@
+"""The dispatch optimizer: one Pyomo model family solved by HiGHS (see model.py)."""

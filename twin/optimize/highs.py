@@ -1,0 +1,194 @@
+"""Hand a Pyomo model to HiGHS as matrices, and keep it for re-solves that only change data.
+
+Pyomo's ``LinearStandardFormCompiler`` turns the model into a sparse matrix with a row per
+constraint and a column per variable; :class:`CompiledLP` passes that to ``highspy`` in one call
+and remembers which rows and columns belong to which Pyomo component, so that a rolling-horizon
+re-solve changes bounds, right-hand sides, costs and coefficients in place and HiGHS warm-starts
+from its last basis. (``benchmarks/optimizer.py`` measures this against Pyomo's persistent
+``appsi_highs`` and ``highs`` interfaces; see the README.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+INF = highspy.kHighsInf
+
+
+class SolveError(RuntimeError):
+    """HiGHS did not return an optimal solution; the message says what it returned."""
+
+
+def _index_key(index):
+    return index if index is not None else 0
+
+
+class CompiledLP:
+    """A Pyomo LP compiled once into a persistent ``highspy.Highs`` model.
+
+    Attributes
+    ----------
+    cols : dict of str to dict
+        Component name -> {Pyomo index: column}.
+    rows : dict of str to dict
+        Constraint name -> {Pyomo index: row} (a ranged constraint keeps its first row).
+    compile_s, pass_s : float
+        Seconds spent compiling the Pyomo model to matrices and passing them to HiGHS.
+    """
+
+    def __init__(self, model: pyo.ConcreteModel, threads: int = 1):
+        t0 = time.perf_counter()
+        info = LinearStandardFormCompiler().write(model, mixed_form=True)
+        t1 = time.perf_counter()
+        self.compile_s = t1 - t0
+        ncol, nrow = len(info.columns), len(info.rows)
+        lower = np.empty(ncol)
+        upper = np.empty(ncol)
+        self.cols: dict[str, dict] = defaultdict(dict)
+        for k, v in enumerate(info.columns):
+            lb, ub = v.bounds
+            lower[k] = -INF if lb is None else lb
+            upper[k] = INF if ub is None else ub
+            self.cols[v.parent_component().name][_index_key(v.index())] = k
+        rhs = np.asarray(info.rhs, dtype=float)
+        row_lo = np.full(nrow, -INF)
+        row_hi = np.full(nrow, INF)
+        ops = np.array([op for _, op in info.rows])
+        row_lo[ops <= 0] = rhs[ops <= 0]
+        row_hi[ops >= 0] = rhs[ops >= 0]
+        self.rows: dict[str, dict] = defaultdict(dict)
+        for k, (con, _) in enumerate(info.rows):
+            self.rows[con.parent_component().name].setdefault(_index_key(con.index()), k)
+        a = info.A.tocsc()
+        self.A = a
+        cost = np.asarray(info.c.toarray()).ravel() if info.c.shape[0] else np.zeros(ncol)
+        self.offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = ncol, nrow
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+        lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr
+        lp.a_matrix_.index_ = a.indices
+        lp.a_matrix_.value_ = a.data
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("threads", threads)
+        self.h.passModel(lp)
+        self.pass_s = time.perf_counter() - t1
+        self.solve_s = 0.0
+        self.iterations = 0
+        self.cold_restarts = 0
+        self._value_index: dict = {}
+
+    def col(self, name: str, index=None) -> int:
+        return self.cols[name][_index_key(index)]
+
+    def col_array(self, name: str, indices) -> np.ndarray:
+        c = self.cols[name]
+        return np.fromiter((c[i] for i in indices), dtype=np.int32)
+
+    def row_array(self, name: str, indices) -> np.ndarray:
+        r = self.rows[name]
+        return np.fromiter((r[i] for i in indices), dtype=np.int32)
+
+    def shift_map(self, step: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """For a rolling horizon of ``n`` slices moved on by ``step``: the column and row whose
+        basis status each column and row takes (the same component ``step`` slices later; the
+        last ``step`` slices and everything not indexed by slice keep their own)."""
+
+        def mapping(table: dict, size: int) -> np.ndarray:
+            src = np.arange(size)
+            for entries in table.values():
+                for idx, k in entries.items():
+                    t = idx[-1] if isinstance(idx, tuple) else idx
+                    if not isinstance(t, int) or t + step >= n:
+                        continue
+                    later = (*idx[:-1], t + step) if isinstance(idx, tuple) else t + step
+                    if later in entries:
+                        src[k] = entries[later]
+            return src
+
+        return (mapping(self.cols, self.h.getNumCol()), mapping(self.rows, self.h.getNumRow()))
+
+    def shift_basis(self, col_src: np.ndarray, row_src: np.ndarray) -> None:
+        """Start the next solve from the last basis moved along the horizon (HiGHS repairs
+        the count of basic variables where the move broke it)."""
+        old = self.h.getBasis()
+        if not old.valid:
+            return
+        new = highspy.HighsBasis()
+        cs, rs = list(old.col_status), list(old.row_status)
+        new.col_status = [cs[i] for i in col_src]
+        new.row_status = [rs[i] for i in row_src]
+        new.alien = True
+        self.h.setBasis(new)
+
+    def set_col_bounds(self, cols: np.ndarray, lower, upper) -> None:
+        cols = np.asarray(cols, dtype=np.int32)
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), cols.shape).copy()
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), cols.shape).copy()
+        self.h.changeColsBounds(len(cols), cols, lo, hi)
+
+    def set_row_bounds(self, rows: np.ndarray, lower, upper) -> None:
+        rows = np.asarray(rows, dtype=np.int32)
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), rows.shape).copy()
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), rows.shape).copy()
+        self.h.changeRowsBounds(len(rows), rows, lo, hi)
+
+    def set_costs(self, cols: np.ndarray, costs) -> None:
+        cols = np.asarray(cols, dtype=np.int32)
+        c = np.broadcast_to(np.asarray(costs, dtype=float), cols.shape).copy()
+        self.h.changeColsCost(len(cols), cols, c)
+
+    def orientation(self, rows: np.ndarray, cols: np.ndarray, built) -> np.ndarray:
+        """+1 or -1 per (row, col): how a coefficient written as ``built`` in the model's
+        constraint stands in the matrix (Pyomo moves terms across the relation). A new value
+        ``v`` of that coefficient goes in as ``orientation * v``."""
+        got = np.asarray(self.A[np.asarray(rows), np.asarray(cols)]).ravel()
+        return np.sign(got / np.asarray(built, dtype=float))
+
+    def set_coeffs(self, rows: np.ndarray, cols: np.ndarray, values) -> None:
+        """Change matrix entries (row, col) one by one (HiGHS has no batch call for this)."""
+        for r, c, v in zip(np.asarray(rows).tolist(), np.asarray(cols).tolist(),
+                           np.asarray(values, dtype=float).tolist(), strict=True):
+            self.h.changeCoeff(r, c, v)
+
+    def solve(self) -> np.ndarray:
+        """Solve (warm from the last basis when there is one); return the column values."""
+        t0 = time.perf_counter()
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            # a warm start can stall on a badly scaled basis: solve once more from scratch
+            self.h.clearSolver()
+            self.h.run()
+            status = self.h.getModelStatus()
+            self.cold_restarts += 1
+        self.solve_s += time.perf_counter() - t0
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise SolveError(f"HiGHS returned {self.h.modelStatusToString(status)}")
+        self.iterations += int(self.h.getInfo().simplex_iteration_count)
+        return np.asarray(self.h.getSolution().col_value)
+
+    @property
+    def objective(self) -> float:
+        return float(self.h.getInfo().objective_function_value) + self.offset
+
+    def values(self, x: np.ndarray, name: str, indices) -> np.ndarray:
+        """Values of a component's columns in ``indices`` order (0 for a column Pyomo dropped
+        because no constraint or objective used it)."""
+        key = (name, tuple(indices) if not isinstance(indices, range) else indices)
+        cached = self._value_index.get(key)
+        if cached is None:
+            c = self.cols.get(name, {})
+            cols = np.array([c.get(i, -1) for i in indices], dtype=np.int64)
+            cached = self._value_index[key] = (cols, cols >= 0)
+        cols, present = cached
+        return np.where(present, x[np.where(present, cols, 0)], 0.0)
