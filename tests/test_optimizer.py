@@ -157,3 +157,17 @@ def test_cost_with_a_gti_target_reaches_it_at_a_price():
     assert rep["fixed_point_gap"] < 1e-3
     assert rep["plan_gti_slice_gti_core"] >= target - rep["fixed_point_gap"] - 1e-9
     assert res.summary["kpis"]["cost_total"] >= cheap.summary["kpis"]["cost_total"]
+
+
+def test_mpc_with_imperfect_forecasts_runs_and_pays_for_them():
+    runs = {}
+    for forecast in ("perfect", "persistence", "noisy"):
+        scn = week(forecast=forecast, forecast_noise_sigma=0.3, seed=11)
+        raw = scn.model_dump(exclude={"base_dir"})
+        raw["horizon_days"] = 3
+        runs[forecast] = simulate(from_dict(raw, base_dir=scn.base_dir), "mpc", "cost")
+    cost = {f: r.summary["kpis"]["cost_total"] for f, r in runs.items()}
+    # with perfect forecasts the plan is at least as cheap as with forecasts that err
+    assert cost["perfect"] <= cost["persistence"] and cost["perfect"] <= cost["noisy"]
+    assert len({round(c) for c in cost.values()}) == 3
+    assert runs["noisy"].summary["sites"]["campus"]["strategy"]["forecast"] == "noisy"
