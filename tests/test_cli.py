@@ -123,3 +123,20 @@ def test_every_strategy_and_objective_runs_from_the_command_line(tmp_path):
                tmp_path / "y")
     assert far.returncode == 2 and "gti_target: the highest reachable" in far.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_policy_reports_verdicts_and_writes_them(tmp_path):
+    out = tmp_path / "policy"
+    r = aidc("policy", short_scenario(tmp_path, days=2), "--rule", "min_green=0.8", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "alpha where" in r.stdout and ("PASS" in r.stdout or "FAIL" in r.stdout)
+    summary = json.loads((out / "summary.json").read_text())
+    site = summary["sites"]["campus"]
+    assert set(site) == {"slice", "aggregate"}
+    assert site["slice"]["margin"] == site["slice"]["gti"] - 0.8
+    verdicts = pd.read_parquet(out / "policy.parquet")
+    assert {"run", "2023", "2023-01"} <= set(verdicts["period"])
+    bad = aidc("policy", short_scenario(tmp_path), "--rule", "green>0.8", "--out",
+               tmp_path / "x")
+    assert bad.returncode == 2 and "--rule = 'green>0.8'" in bad.stderr
+    assert not (tmp_path / "x").exists()
