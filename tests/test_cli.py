@@ -140,3 +140,19 @@ def test_policy_reports_verdicts_and_writes_them(tmp_path):
                tmp_path / "x")
     assert bad.returncode == 2 and "--rule = 'green>0.8'" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_size_writes_the_frontier_and_simulates_the_plant(tmp_path):
+    out = tmp_path / "size"
+    r = aidc("size", short_scenario(tmp_path, days=2), "--frontier", "0.6:0.8:0.1",
+             "--horizon-days", "2", "--out", out)
+    assert r.returncode == 0, r.stderr
+    frame = pd.read_csv(out / "frontier.csv")
+    assert list(frame.columns) == ["target", "method", "annual_cost", "pv_mw", "wind_mw",
+                                   "bess_mw", "bess_mwh", "status"]
+    assert frame["target"].tolist() == [0.6, 0.7, 0.8]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["recheck"]["slice_minutes"] == 15
+    assert 0.0 < summary["recheck"]["simulated_gti"] <= 1.0
+    bad = aidc("size", short_scenario(tmp_path), "--resolution", "20", "--out", tmp_path / "x")
+    assert bad.returncode == 2 and "--resolution = 20" in bad.stderr

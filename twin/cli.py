@@ -247,6 +247,76 @@ def policy(
     console.print(f"wrote {run_dir}/ (meters.parquet, policy.parquet, summary.json)")
 
 
+@app.command("size")
+def size_cmd(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    target: float = typer.Option(0.8, "--target", help="GTI target in (0, 1]"),
+    method: str = typer.Option("slice", "--method", help="slice or aggregate"),
+    frontier: str | None = typer.Option(None, "--frontier", help="start:stop:step of targets"),
+    resolution: int = typer.Option(60, "--resolution", help="sizing slice length: 15, 30, 60"),
+    horizon_days: int | None = typer.Option(None, "--horizon-days", help="size on N days"),
+    site: str | None = typer.Option(None, "--site", help="site name (default: the first)"),
+    strategy: str = typer.Option("greedy", "--strategy",
+                                 help="strategy that simulates the sized plant"),
+    out: Path | None = typer.Option(None, "--out", help="folder (default results/size-<name>)"),
+) -> None:
+    """Size PV, wind and battery for a GTI target (or a frontier of targets), then simulate the
+    plant with the twin and score it with gti_core."""
+    from twin.dispatch import REGISTRY
+    from twin.engine import SimulationError
+    from twin.optimize.plan import OptimizationInfeasible
+    from twin.results import json_writer, write_folder
+    from twin.scenario import load
+    from twin.size_run import parse_frontier, size
+
+    if resolution not in (15, 30, 60):
+        fail(f"--resolution = {resolution}: must be 15, 30 or 60")
+    if not 0.0 < target <= 1.0:
+        fail(f"--target = {target}: must lie in (0, 1]")
+    if strategy not in REGISTRY:
+        fail(f"--strategy = {strategy!r}: known strategies are {sorted(REGISTRY)}")
+    try:
+        scn = load(scenario)
+        targets = parse_frontier(frontier) if frontier else [target]
+        names = [s.name for s in scn.sites]
+        if site is not None and site not in names:
+            raise ScenarioError(f"--site = {site!r}: the scenario's sites are {names}")
+        k = names.index(site) if site else 0
+        res = size(scn, targets, method, k, resolution, horizon_days, strategy)
+    except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
+        fail(f"{scenario}: {err}")
+    table = Table(title=f"{scn.name} | {scn.sites[k].name} | {method} method | sized at "
+                        f"{resolution} min over {res['slices']} slices", title_justify="left")
+    for col in ("target", "annual cost [M$]", "PV [MW]", "wind [MW]", "battery [MW]",
+                "battery [MWh]", "status"):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for r in res["results"]:
+        table.add_row(f"{r.target:.2f}", f"{r.annual_cost / 1e6:,.2f}", f"{r.pv_mw:,.1f}",
+                      f"{r.wind_mw:,.1f}", f"{r.bess_mw:,.1f}", f"{r.bess_mwh:,.1f}", r.status)
+    console.print(table)
+    enters = res["battery_enters_at"]
+    console.print("batteries enter at target " + (f"{enters:.2f}" if enters is not None
+                                                   else "- (none in this range)"))
+    if res["marginal_cost_last_percent"] is not None:
+        console.print(f"marginal cost of the last percent: "
+                      f"${res['marginal_cost_last_percent'] / 1e6:,.2f} M per year")
+    rc = res["recheck"]
+    if rc:
+        console.print(f"plant for {rc['target']:.2f} simulated at {rc['slice_minutes']} min "
+                      f"with {rc['strategy']}: planned GTI {rc['planned_gti']:.4f}, simulated "
+                      f"{rc['simulated_gti']:.4f} ({method})")
+    summary = {"scenario": scn.name, "site": scn.sites[k].name, "method": method,
+               **{key: res[key] for key in ("battery_enters_at", "marginal_cost_last_percent",
+                                            "recheck", "resolution_min", "slices", "build_s",
+                                            "solve_s", "profiles")},
+               "plants": [vars(r) for r in res["results"]]}
+    run_dir = out if out is not None else Path("results") / f"size-{scn.name}"
+    frame = res["frontier"]
+    write_folder(run_dir, {"frontier.csv": lambda p: frame.to_csv(p, index=False),
+                           "summary.json": json_writer(summary)})
+    console.print(f"wrote {run_dir}/ (frontier.csv, summary.json)")
+
+
 @app.command()
 def catalogue(method: str = typer.Option("roofline", help="roofline or ecologits")) -> None:
     """Print the energy per token of every model on every GPU type, with the replica and batch

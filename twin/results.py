@@ -20,6 +20,34 @@ import pandas as pd
 from gti_core.meters import METER_COLUMNS
 
 
+def write_folder(run_dir: Path, writers: dict) -> Path:
+    """Write a folder atomically: each ``name -> fn(path)`` writes one file into a temporary
+    folder that is renamed into place (replacing an old folder as a whole) when all succeeded.
+    """
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
+    try:
+        for name, write in writers.items():
+            write(tmp / name)
+        os.chmod(tmp, 0o755)
+        old = None
+        if run_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.old.", dir=run_dir.parent))
+            os.rename(run_dir, old / "run")
+        os.rename(tmp, run_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return run_dir
+
+
+def json_writer(data: dict):
+    return lambda path: path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
 def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
               **tables: pd.DataFrame) -> Path:
     """Write a run folder atomically and return its path.
@@ -35,26 +63,11 @@ def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
     **tables : pandas.DataFrame
         Further tables, each written as ``<name>.parquet``.
     """
-    run_dir = Path(run_dir)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
-    try:
-        meters[list(METER_COLUMNS)].to_parquet(tmp / "meters.parquet", index=False)
-        for name, table in tables.items():
-            table.to_parquet(tmp / f"{name}.parquet", index=False)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        os.chmod(tmp, 0o755)
-        old = None
-        if run_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.old.", dir=run_dir.parent))
-            os.rename(run_dir, old / "run")
-        os.rename(tmp, run_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return run_dir
+    writers = {"meters.parquet": lambda p: meters[list(METER_COLUMNS)].to_parquet(p, index=False)}
+    for name, table in tables.items():
+        writers[f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
+    writers["summary.json"] = json_writer(summary)
+    return write_folder(run_dir, writers)
 
 
 def read_run(run_dir: Path) -> dict:

@@ -435,6 +435,33 @@ class OptimizerConfig(_Schema):
         return self
 
 
+class TechCostConfig(_Schema):
+    """Cost of one technology: capital cost, fixed O&M and lifetime, and an optional limit."""
+
+    capex_usd_per_unit: NonNegative = Field(description="overnight capital cost [$/MW or $/MWh]")
+    fixed_om_usd_per_unit_year: NonNegative = Field(0.0, description="fixed O&M [$/unit/a]")
+    lifetime_years: Annotated[float, Field(gt=0.0, le=100.0)] = 25.0
+    max_units: NonNegative | None = Field(None, description="land or supply limit [MW or MWh]")
+
+
+class SizingConfig(_Schema):
+    """Costs for ``aidc-twin size``. The defaults are round assumptions for a US utility-scale
+    project (capital costs per MW of AC capacity; override them with your own quotes)."""
+
+    discount_rate: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.07
+    pv: TechCostConfig = TechCostConfig(capex_usd_per_unit=1.2e6,
+                                        fixed_om_usd_per_unit_year=20e3, lifetime_years=30)
+    wind: TechCostConfig = TechCostConfig(capex_usd_per_unit=1.5e6,
+                                          fixed_om_usd_per_unit_year=45e3, lifetime_years=25)
+    bess_power: TechCostConfig = TechCostConfig(capex_usd_per_unit=0.25e6,
+                                                fixed_om_usd_per_unit_year=6e3,
+                                                lifetime_years=15)
+    bess_energy: TechCostConfig = TechCostConfig(capex_usd_per_unit=0.30e6,
+                                                 fixed_om_usd_per_unit_year=7.5e3,
+                                                 lifetime_years=15)
+    demand_charge_usd_per_mw_month: NonNegative = 0.0
+
+
 class Scenario(_Schema):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
@@ -444,6 +471,7 @@ class Scenario(_Schema):
     )
     strategy: str = Field("greedy", description="no_control, greedy, threshold, mpc or oracle")
     optimizer: OptimizerConfig = OptimizerConfig()
+    sizing: SizingConfig = SizingConfig()
     accounting: AccountingConfig = AccountingConfig()
     sites: Annotated[list[SiteConfig], Field(min_length=1)]
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the scenario file")

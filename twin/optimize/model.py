@@ -206,7 +206,9 @@ def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
     m.g_it = pyo.Var(m.T, bounds=(0.0, None))
     m.g_nonit = pyo.Var(m.T, bounds=(0.0, None))
     m.g_charge = pyo.Var(m.T, bounds=(0.0, None))
+    m.g_export = pyo.Var(m.T, bounds=(0.0, None))  # counted by the aggregate method only
     m.green_it = pyo.Constraint(m.T, rule=lambda m, t: m.g_it[t] <= m.it[t])
+    m.green_export = pyo.Constraint(m.T, rule=lambda m, t: m.g_export[t] <= m.exp[t])
     nonit = d.nonit_per_it
     m.green_nonit = pyo.Constraint(
         m.T, rule=lambda m, t: m.g_nonit[t] <= float(nonit[t]) * m.it[t])
@@ -214,15 +216,20 @@ def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
     grid_green = d.alpha * d.grid_share
     f = d.discharge_green_fraction
     m.green_in = pyo.Constraint(m.T, rule=lambda m, t: m.g_it[t] + m.g_nonit[t] + m.g_charge[t]
-                                <= m.pv[t] + m.wind[t] + float(grid_green[t]) * m.imp[t]
-                                + float(f[t]) * m.dis[t])
+                                + m.g_export[t] <= m.pv[t] + m.wind[t]
+                                + float(grid_green[t]) * m.imp[t] + float(f[t]) * m.dis[t])
     b = d.battery
     if b is None:
         return
     keep, ec, ed = 1.0 - b.self_discharge_per_slice, b.charge_efficiency, b.discharge_efficiency
     m.soc_green = pyo.Var(m.T, bounds=(0.0, None))
-    g0 = d.soc0 * d.initial_green_fraction
-    m.soc_green_init = pyo.Var(bounds=(g0, g0))
+    if hasattr(m, "bess_mwh"):  # sizing: the initial content is a share of the chosen size
+        m.soc_green_init = pyo.Var(bounds=(0.0, None))
+        m.green_init = pyo.Constraint(
+            expr=m.soc_green_init == d.initial_green_fraction * m.soc_init)
+    else:
+        g0 = d.soc0 * d.initial_green_fraction
+        m.soc_green_init = pyo.Var(bounds=(g0, g0))
 
     def pool(m, t):
         before = m.soc_green[t - 1] if t > 0 else m.soc_green_init
@@ -233,10 +240,19 @@ def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
     m.green_pool_cap = pyo.Constraint(m.T, rule=lambda m, t: m.soc_green[t] <= m.soc[t])
 
 
-def add_gti_target_constraint(m: pyo.ConcreteModel, d: HorizonData, target: float) -> None:
-    """Time-slice GTI of the horizon at least ``target``."""
+def add_gti_target_constraint(m: pyo.ConcreteModel, d: HorizonData, target: float,
+                              method: str = "slice") -> None:
+    """GTI of the horizon at least ``target``: time-slice (green IT energy) or aggregate
+    (``it_first``: green delivered to every load plus green exported, spec section 6, with the
+    export attributes retained), both over IT energy."""
     m.target_short = pyo.Var(bounds=(0.0, None))
-    m.gti_target = pyo.Constraint(expr=sum(m.g_it[t] for t in m.T) + m.target_short
+    if method == "slice":
+        green = sum(m.g_it[t] for t in m.T)
+    elif method == "aggregate":
+        green = sum(m.g_it[t] + m.g_nonit[t] + m.g_export[t] for t in m.T)
+    else:
+        raise ValueError(f"method = {method!r}: must be 'slice' or 'aggregate'")
+    m.gti_target = pyo.Constraint(expr=green + m.target_short
                                   >= target * sum(m.it[t] for t in m.T))
 
 

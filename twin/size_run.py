@@ -1,0 +1,130 @@
+"""``aidc-twin size``: size a site's plant for a GTI target (or a frontier of targets), then
+simulate the chosen plant with the twin and score it with gti_core."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from twin.inputs import build_site_inputs
+from twin.optimize.data import horizon_data
+from twin.optimize.sizing import Sizer, SizingResult, per_mw_profiles, sizing_costs
+from twin.run import simulate
+from twin.scenario import BatteryConfig, PVConfig, Scenario, ScenarioError, from_dict
+
+FRONTIER_COLUMNS = ["target", "method", "annual_cost", "pv_mw", "wind_mw", "bess_mw",
+                    "bess_mwh", "status"]
+
+
+def parse_frontier(text: str) -> list[float]:
+    """``0.5:1.0:0.05`` -> [0.5, 0.55, ..., 1.0]; errors name the option and the value."""
+    try:
+        lo, hi, step = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise ScenarioError(f"--frontier = {text!r}: write it as start:stop:step, e.g. "
+                            "0.5:1.0:0.05") from None
+    if not (0.0 < lo <= hi <= 1.0 and step > 0.0):
+        raise ScenarioError(f"--frontier = {text!r}: need 0 < start <= stop <= 1 and step > 0")
+    n = int(math.floor((hi - lo) / step + 1e-9)) + 1
+    return [round(lo + k * step, 10) for k in range(n)]
+
+
+def _scenario_at(scn: Scenario, site: int, minutes: int, days: int | None) -> Scenario:
+    """The scenario at the sizing resolution, with PV, wind and a battery present (their sizes
+    are what the LP chooses; the configs give the per-MW profiles and efficiencies)."""
+    raw = scn.model_dump(exclude={"base_dir"})
+    raw["slice_minutes"] = minutes
+    if days is not None:
+        raw["horizon_days"] = days
+    s = raw["sites"][site]
+    if s.get("pv") is None:
+        s["pv"] = PVConfig(dc_mw=1.25).model_dump()
+    if s.get("wind") is None:
+        s["wind"] = {"turbine_type": "E-141/4200", "hub_height_m": 135.0, "turbines": 1}
+    if s.get("battery") is None:
+        s["battery"] = BatteryConfig(power_mw=1.0, energy_mwh=4.0).model_dump()
+    raw["sites"] = [s]
+    return from_dict(raw, base_dir=scn.base_dir)
+
+
+def plant_scenario(scn: Scenario, site: int, res: SizingResult, days: int | None) -> Scenario:
+    """The scenario with the sized plant built: PV DC from AC by the site's DC/AC ratio, whole
+    turbines, and the battery's power and energy."""
+    from models.wind import turbine
+
+    raw = scn.model_dump(exclude={"base_dir"})
+    if days is not None:
+        raw["horizon_days"] = days
+    s = raw["sites"][site]
+    pv = s.get("pv") or PVConfig(dc_mw=1.25).model_dump()
+    pv["dc_mw"] = res.pv_mw * pv.get("dc_ac_ratio", 1.25)
+    s["pv"] = pv
+    wind = s.get("wind") or {"turbine_type": "E-141/4200", "hub_height_m": 135.0,
+                             "turbines": 1}
+    unit_mw = turbine(wind["turbine_type"], wind["hub_height_m"]).nominal_power / 1e6
+    wind["turbines"] = int(round(res.wind_mw / unit_mw))
+    s["wind"] = wind
+    bat = s.get("battery") or BatteryConfig(power_mw=1.0, energy_mwh=4.0).model_dump()
+    bat["power_mw"], bat["energy_mwh"] = res.bess_mw, res.bess_mwh
+    s["battery"] = bat
+    raw["sites"] = [s]
+    return from_dict(raw, base_dir=scn.base_dir)
+
+
+def size(scn: Scenario, targets: list[float], method: str = "slice", site: int = 0,
+         resolution_min: int = 60, horizon_days: int | None = None,
+         recheck_strategy: str | None = "greedy") -> dict:
+    """Size the plant for each target; simulate the plant of the first target.
+
+    Returns
+    -------
+    dict
+        ``frontier`` (a DataFrame with :data:`FRONTIER_COLUMNS`), ``results`` (SizingResult
+        per target), ``battery_enters_at`` (lowest target with a battery, or None),
+        ``marginal_cost_last_percent`` ($/a per percentage point at the highest target),
+        ``recheck`` (planned vs simulated GTI of the first target's plant) and timings.
+    """
+    if method not in ("slice", "aggregate"):
+        raise ScenarioError(f"--method = {method!r}: must be slice or aggregate")
+    at = _scenario_at(scn, site, resolution_min, horizon_days)
+    inp = build_site_inputs(at, 0)
+    # the sized store starts grey and fills with green: every discharge draws the green pool
+    d = horizon_data(inp, at.accounting.resolved_alpha, discharge_green_fraction=np.ones(inp.n))
+    cf_pv, cf_wind = per_mw_profiles(inp)
+    b = at.sites[0].battery
+    sizer = Sizer(d, cf_pv, cf_wind, sizing_costs(scn.sizing), method, targets[0],
+                  min_frac=b.min_soc_fraction, max_frac=b.max_soc_fraction,
+                  start_frac=b.initial_soc_fraction)
+    results = [sizer.solve(t) for t in targets]
+    top = results[-1]
+    marginal = None
+    if top.status == "optimal" and top.target - 0.01 > 0:
+        below = sizer.solve(round(top.target - 0.01, 10))
+        if below.status == "optimal":
+            marginal = top.annual_cost - below.annual_cost
+    frontier = pd.DataFrame([{k: asdict(r)[k] for k in FRONTIER_COLUMNS} for r in results])
+    enters = next((r.target for r in results if r.status == "optimal" and r.bess_mwh > 1e-3),
+                  None)
+    recheck = None
+    first = results[0]
+    if recheck_strategy and first.status == "optimal":
+        plant = plant_scenario(scn, site, first, horizon_days)
+        run = simulate(plant, recheck_strategy)
+        g = run.summary["gti"]
+        recheck = {"strategy": recheck_strategy, "target": first.target, "method": method,
+                   "planned_gti": first.planned_gti,
+                   "simulated_gti": g["gti_slice"] if method == "slice" else g["gti_aggregate"],
+                   "simulated_gti_slice": g["gti_slice"],
+                   "simulated_gti_aggregate": g["gti_aggregate"],
+                   "simulated_cost": run.summary["kpis"]["cost_total"],
+                   "turbines": plant.sites[0].wind.turbines,
+                   "slice_minutes": plant.slice_minutes}
+    return {"frontier": frontier, "results": results, "battery_enters_at": enters,
+            "marginal_cost_last_percent": marginal, "recheck": recheck,
+            "resolution_min": resolution_min, "slices": d.n,
+            "build_s": sizer.build_s, "solve_s": [r.solve_s for r in results],
+            "profiles": {"pv_capacity_factor": float(np.mean(cf_pv)),
+                         "wind_capacity_factor": float(np.mean(cf_wind))}}
