@@ -25,6 +25,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_year.py
 	$(BIN)/python benchmarks/score_fleet.py
 	$(BIN)/python benchmarks/power_flows.py
+	$(BIN)/python benchmarks/optimizer.py
+	$(BIN)/python benchmarks/sizing.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -95,3 +95,10 @@ def test_frontier_syntax_is_checked():
 
     with pytest.raises(ScenarioError, match=r"--frontier = '0.5-1.0'"):
         parse_frontier("0.5-1.0")
+
+
+def test_a_solve_that_hits_the_time_limit_says_so_instead_of_failing():
+    s = Sizer(flat_load(), np.full(4, 0.25), np.zeros(4), COSTS, "slice", 0.5, time_limit_s=0.0)
+    r = s.solve(0.5)
+    assert r.status.startswith("not solved: HiGHS returned Time limit reached (0.0 s)")
+    assert np.isnan(r.annual_cost)

@@ -258,6 +258,7 @@ def size_cmd(
     site: str | None = typer.Option(None, "--site", help="site name (default: the first)"),
     strategy: str = typer.Option("greedy", "--strategy",
                                  help="strategy that simulates the sized plant"),
+    time_limit: float = typer.Option(600.0, "--time-limit", help="HiGHS limit per solve [s]"),
     out: Path | None = typer.Option(None, "--out", help="folder (default results/size-<name>)"),
 ) -> None:
     """Size PV, wind and battery for a GTI target (or a frontier of targets), then simulate the
@@ -282,7 +283,7 @@ def size_cmd(
         if site is not None and site not in names:
             raise ScenarioError(f"--site = {site!r}: the scenario's sites are {names}")
         k = names.index(site) if site else 0
-        res = size(scn, targets, method, k, resolution, horizon_days, strategy)
+        res = size(scn, targets, method, k, resolution, horizon_days, strategy, time_limit)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     table = Table(title=f"{scn.name} | {scn.sites[k].name} | {method} method | sized at "

@@ -76,7 +76,7 @@ def plant_scenario(scn: Scenario, site: int, res: SizingResult, days: int | None
 
 def size(scn: Scenario, targets: list[float], method: str = "slice", site: int = 0,
          resolution_min: int = 60, horizon_days: int | None = None,
-         recheck_strategy: str | None = "greedy") -> dict:
+         recheck_strategy: str | None = "greedy", time_limit_s: float | None = 600.0) -> dict:
     """Size the plant for each target; simulate the plant of the first target.
 
     Returns
@@ -96,7 +96,8 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     cf_pv, cf_wind = per_mw_profiles(inp)
     b = at.sites[0].battery
     sizer = Sizer(d, cf_pv, cf_wind, sizing_costs(scn.sizing), method, targets[0],
-                  min_frac=b.min_soc_fraction, max_frac=b.max_soc_fraction,
+                  time_limit_s=time_limit_s, min_frac=b.min_soc_fraction,
+                  max_frac=b.max_soc_fraction,
                   start_frac=b.initial_soc_fraction)
     results = [sizer.solve(t) for t in targets]
     top = results[-1]

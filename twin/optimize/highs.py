@@ -165,7 +165,8 @@ class CompiledLP:
         t0 = time.perf_counter()
         self.h.run()
         status = self.h.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:
+        limits = (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
+        if status != highspy.HighsModelStatus.kOptimal and status not in limits:
             # a warm start can stall on a badly scaled basis: solve once more from scratch
             self.h.clearSolver()
             self.h.run()

@@ -25,7 +25,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from twin.optimize.data import HorizonData
-from twin.optimize.highs import CompiledLP
+from twin.optimize.highs import CompiledLP, SolveError
 from twin.optimize.model import (
     COST_SCALE,
     PENALTY,
@@ -179,7 +179,7 @@ class Sizer:
     target row), so a frontier re-solves warm."""
 
     def __init__(self, d: HorizonData, cf_pv, cf_wind, costs: SizingCosts, method: str,
-                 target: float, **storage):
+                 target: float, time_limit_s: float | None = None, **storage):
         t0 = time.perf_counter()
         self.d, self.method, self.costs = d, method, costs
         self.model = build_sizing_model(d, cf_pv, cf_wind, costs, target, method, **storage)
@@ -190,6 +190,9 @@ class Sizer:
         self.sign = self.lp.orientation(np.full(d.n, self.row), self.it_cols,
                                         np.full(d.n, target))
         self.target = target
+        self.time_limit_s = time_limit_s
+        if time_limit_s is not None:
+            self.lp.h.setOptionValue("time_limit", float(time_limit_s))
 
     def solve(self, target: float) -> SizingResult:
         lp, d = self.lp, self.d
@@ -197,7 +200,13 @@ class Sizer:
             lp.set_coeffs(np.full(d.n, self.row), self.it_cols, self.sign * target)
             self.target = target
         t0 = time.perf_counter()
-        x = lp.solve()
+        try:
+            x = lp.solve()
+        except SolveError as err:
+            return SizingResult(target=target, method=self.method,
+                                status=f"not solved: {err} ({self.time_limit_s} s); size on "
+                                       "fewer days (--horizon-days) or hourly",
+                                solve_s=time.perf_counter() - t0)
         solve_s = time.perf_counter() - t0
         val = {n: max(float(x[lp.col(n)]), 0.0) + 0.0 for n in ("pv_mw", "wind_mw", "bess_mw",
                                                            "bess_mwh", "target_short",
