@@ -156,3 +156,18 @@ def test_size_writes_the_frontier_and_simulates_the_plant(tmp_path):
     assert 0.0 < summary["recheck"]["simulated_gti"] <= 1.0
     bad = aidc("size", short_scenario(tmp_path), "--resolution", "20", "--out", tmp_path / "x")
     assert bad.returncode == 2 and "--resolution = 20" in bad.stderr
+
+
+def test_size_on_typical_days_prints_the_check_against_every_day(tmp_path):
+    out = tmp_path / "size"
+    r = aidc("size", short_scenario(tmp_path, days=6), "--typical-days", "3", "--horizon-days",
+             "6", "--strategy", "no_control", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "check against the full horizon (6 days) at this plant" in r.stdout
+    check = json.loads((out / "summary.json").read_text())["full_check"]
+    assert check["typical_days"] == 3 and check["days"] == 6
+    assert check["full_status"] == "optimal" and check["full_cost"] > 0
+    bad = aidc("size", short_scenario(tmp_path, days=6), "--typical-days", "6",
+               "--horizon-days", "6", "--out", tmp_path / "x")
+    assert bad.returncode == 2 and "--typical-days = 6: must lie between 1 and 5" in bad.stderr
+    assert not (tmp_path / "x").exists()

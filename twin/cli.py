@@ -255,6 +255,8 @@ def size_cmd(
     frontier: str | None = typer.Option(None, "--frontier", help="start:stop:step of targets"),
     resolution: int = typer.Option(60, "--resolution", help="sizing slice length: 15, 30, 60"),
     horizon_days: int | None = typer.Option(None, "--horizon-days", help="size on N days"),
+    typical: int | None = typer.Option(None, "--typical-days",
+                                       help="size on K typical days (tsam), linked storage"),
     site: str | None = typer.Option(None, "--site", help="site name (default: the first)"),
     strategy: str = typer.Option("greedy", "--strategy",
                                  help="strategy that simulates the sized plant"),
@@ -283,11 +285,13 @@ def size_cmd(
         if site is not None and site not in names:
             raise ScenarioError(f"--site = {site!r}: the scenario's sites are {names}")
         k = names.index(site) if site else 0
-        res = size(scn, targets, method, k, resolution, horizon_days, strategy, time_limit)
+        res = size(scn, targets, method, k, resolution, horizon_days, strategy, time_limit,
+                   typical)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
+    over = f"{res['slices']} slices" + (f" (as {typical} typical days)" if typical else "")
     table = Table(title=f"{scn.name} | {scn.sites[k].name} | {method} method | sized at "
-                        f"{resolution} min over {res['slices']} slices", title_justify="left")
+                        f"{resolution} min over {over}", title_justify="left")
     for col in ("target", "annual cost [M$]", "PV [MW]", "wind [MW]", "battery [MW]",
                 "battery [MWh]", "status"):
         table.add_column(col, justify="left" if col == "status" else "right")
@@ -301,6 +305,14 @@ def size_cmd(
     if res["marginal_cost_last_percent"] is not None:
         console.print(f"marginal cost of the last percent: "
                       f"${res['marginal_cost_last_percent'] / 1e6:,.2f} M per year")
+    fc = res["full_check"]
+    if fc:
+        gap = (f"{fc['cost_error']:+.2%}" if fc["cost_error"] is not None else fc["full_status"])
+        console.print(f"check against the full horizon ({fc['days']} days) at this plant: cost "
+                      f"${fc['planned_cost'] / 1e6:,.2f} M planned on {fc['typical_days']} "
+                      f"typical days vs ${fc['full_cost'] / 1e6:,.2f} M dispatched over every "
+                      f"day ({gap}); GTI {fc['planned_gti']:.4f} planned vs "
+                      f"{fc['full_gti']:.4f}")
     rc = res["recheck"]
     if rc:
         console.print(f"plant for {rc['target']:.2f} simulated at {rc['slice_minutes']} min "
@@ -308,7 +320,8 @@ def size_cmd(
                       f"{rc['simulated_gti']:.4f} ({method})")
     summary = {"scenario": scn.name, "site": scn.sites[k].name, "method": method,
                **{key: res[key] for key in ("battery_enters_at", "marginal_cost_last_percent",
-                                            "recheck", "resolution_min", "slices", "build_s",
+                                            "recheck", "full_check", "typical_days",
+                                            "resolution_min", "slices", "build_s",
                                             "solve_s", "profiles")},
                "plants": [vars(r) for r in res["results"]]}
     run_dir = out if out is not None else Path("results") / f"size-{scn.name}"

@@ -11,6 +11,7 @@ import pandas as pd
 
 from twin.inputs import build_site_inputs
 from twin.optimize.data import horizon_data
+from twin.optimize.periods import typical_days
 from twin.optimize.sizing import Sizer, SizingResult, per_mw_profiles, sizing_costs
 from twin.run import simulate
 from twin.scenario import BatteryConfig, PVConfig, Scenario, ScenarioError, from_dict
@@ -76,8 +77,13 @@ def plant_scenario(scn: Scenario, site: int, res: SizingResult, days: int | None
 
 def size(scn: Scenario, targets: list[float], method: str = "slice", site: int = 0,
          resolution_min: int = 60, horizon_days: int | None = None,
-         recheck_strategy: str | None = "greedy", time_limit_s: float | None = 600.0) -> dict:
+         recheck_strategy: str | None = "greedy", time_limit_s: float | None = 600.0,
+         typical: int | None = None) -> dict:
     """Size the plant for each target; simulate the plant of the first target.
+
+    With ``typical`` the LP sizes on that many typical days (:mod:`twin.optimize.periods`);
+    the first target's plant is then dispatched over the whole horizon by the chronological
+    LP with its capacities fixed (``full_check``: planned against full-horizon cost and GTI).
 
     Returns
     -------
@@ -85,7 +91,8 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
         ``frontier`` (a DataFrame with :data:`FRONTIER_COLUMNS`), ``results`` (SizingResult
         per target), ``battery_enters_at`` (lowest target with a battery, or None),
         ``marginal_cost_last_percent`` ($/a per percentage point at the highest target),
-        ``recheck`` (planned vs simulated GTI of the first target's plant) and timings.
+        ``recheck`` (planned vs simulated GTI of the first target's plant), ``full_check``
+        (typical days only) and timings.
     """
     if method not in ("slice", "aggregate"):
         raise ScenarioError(f"--method = {method!r}: must be slice or aggregate")
@@ -95,10 +102,20 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     d = horizon_data(inp, at.accounting.resolved_alpha, discharge_green_fraction=np.ones(inp.n))
     cf_pv, cf_wind = per_mw_profiles(inp)
     b = at.sites[0].battery
-    sizer = Sizer(d, cf_pv, cf_wind, sizing_costs(scn.sizing), method, targets[0],
-                  time_limit_s=time_limit_s, min_frac=b.min_soc_fraction,
-                  max_frac=b.max_soc_fraction,
-                  start_frac=b.initial_soc_fraction)
+    storage = dict(min_frac=b.min_soc_fraction, max_frac=b.max_soc_fraction,
+                   start_frac=b.initial_soc_fraction)
+    costs = sizing_costs(scn.sizing)
+    tp = None
+    if typical is not None:
+        try:
+            tp, d_tp, pv_tp, wind_tp = typical_days(d, cf_pv, cf_wind, typical, inp.index[0])
+        except ValueError as err:
+            raise ScenarioError(str(err)) from None
+        sizer = Sizer(d_tp, pv_tp, wind_tp, costs, method, targets[0],
+                      time_limit_s=time_limit_s, periods=tp, **storage)
+    else:
+        sizer = Sizer(d, cf_pv, cf_wind, costs, method, targets[0], time_limit_s=time_limit_s,
+                      **storage)
     results = [sizer.solve(t) for t in targets]
     top = results[-1]
     marginal = None
@@ -111,6 +128,18 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
                   None)
     recheck = None
     first = results[0]
+    full_check = None
+    if tp is not None and first.status == "optimal":
+        plant = {n: getattr(first, n) for n in Sizer.CAPACITIES}
+        whole = Sizer(d, cf_pv, cf_wind, costs, method, first.target, time_limit_s=time_limit_s,
+                      fixed=plant, **storage).solve(first.target)
+        full_check = {"typical_days": tp.k, "days": tp.days, "target": first.target,
+                      "planned_cost": first.annual_cost, "full_cost": whole.annual_cost,
+                      "cost_error": (first.annual_cost - whole.annual_cost)
+                      / whole.annual_cost if whole.status == "optimal" else None,
+                      "planned_gti": first.planned_gti, "full_gti": whole.planned_gti,
+                      "full_status": whole.status, "full_solve_s": whole.solve_s,
+                      "profile_rmse": tp.rmse}
     if recheck_strategy and first.status == "optimal":
         plant = plant_scenario(scn, site, first, horizon_days)
         run = simulate(plant, recheck_strategy)
@@ -125,6 +154,7 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
                    "slice_minutes": plant.slice_minutes}
     return {"frontier": frontier, "results": results, "battery_enters_at": enters,
             "marginal_cost_last_percent": marginal, "recheck": recheck,
+            "full_check": full_check, "typical_days": typical,
             "resolution_min": resolution_min, "slices": d.n,
             "build_s": sizer.build_s, "solve_s": [r.solve_s for r in results],
             "profiles": {"pv_capacity_factor": float(np.mean(cf_pv)),

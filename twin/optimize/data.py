@@ -7,6 +7,7 @@ window of the rolling-horizon MPC (whose windows only change the numbers, never 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,3 +229,24 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
         training=training,
         training_pool_gpus=pool,
     )
+
+
+def in_units(d: HorizonData, gpu_s: float = 1.0, tokens: float = 1.0) -> HorizonData:
+    """The same horizon with GPU time counted in units of ``gpu_s`` GPU-seconds and training
+    progress in units of ``tokens`` tokens.
+
+    The model families only ever compare GPU time with GPU time and tokens with tokens, and
+    price a GPU-second or a token through its ratio to energy, so the LP's optimum is the same
+    in any units; what changes is its numerics. A 100 MW campus has about 1e8 GPU-seconds a
+    slice and a training run 1e13 tokens, against MWh of order 1-100: in GPU-seconds and tokens
+    the matrix spans 17 orders of magnitude, in 1e6 GPU-seconds and 1e9 tokens about 7.
+    """
+    jobs = [dataclasses.replace(tj, required_tokens=tj.required_tokens / tokens,
+                                tokens_per_slice=tj.tokens_per_slice / tokens,
+                                pause_tokens=tj.pause_tokens / tokens,
+                                gpu_s_per_slice=tj.gpu_s_per_slice / gpu_s)
+            for tj in d.training]
+    return dataclasses.replace(
+        d, batch_mwh_per_gpu_s=d.batch_mwh_per_gpu_s * gpu_s, free_gpu_s=d.free_gpu_s / gpu_s,
+        release_gpu_s=d.release_gpu_s / gpu_s, not_due_gpu_s=d.not_due_gpu_s / gpu_s,
+        backlog0_gpu_s=d.backlog0_gpu_s / gpu_s, training=jobs)

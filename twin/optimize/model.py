@@ -241,19 +241,21 @@ def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
 
 
 def add_gti_target_constraint(m: pyo.ConcreteModel, d: HorizonData, target: float,
-                              method: str = "slice") -> None:
+                              method: str = "slice", weights: np.ndarray | None = None) -> None:
     """GTI of the horizon at least ``target``: time-slice (green IT energy) or aggregate
     (``it_first``: green delivered to every load plus green exported, spec section 6, with the
-    export attributes retained), both over IT energy."""
+    export attributes retained), both over IT energy. ``weights``: how many real slices each
+    slice stands for (typical days; default 1)."""
+    w = np.ones(d.n) if weights is None else np.asarray(weights, dtype=float)
     m.target_short = pyo.Var(bounds=(0.0, None))
     if method == "slice":
-        green = sum(m.g_it[t] for t in m.T)
+        green = sum(float(w[t]) * m.g_it[t] for t in m.T)
     elif method == "aggregate":
-        green = sum(m.g_it[t] + m.g_nonit[t] + m.g_export[t] for t in m.T)
+        green = sum(float(w[t]) * (m.g_it[t] + m.g_nonit[t] + m.g_export[t]) for t in m.T)
     else:
         raise ValueError(f"method = {method!r}: must be 'slice' or 'aggregate'")
     m.gti_target = pyo.Constraint(expr=green + m.target_short
-                                  >= target * sum(m.it[t] for t in m.T))
+                                  >= target * sum(float(w[t]) * m.it[t] for t in m.T))
 
 
 def terminal_value(d: HorizonData, objective: str) -> float:

@@ -1,0 +1,148 @@
+"""Typical days for sizing: a year of slices stood for by a few days, chosen by ``tsam``.
+
+``tsam`` (Kotzur et al., Forschungszentrum Jülich) clusters the horizon's days on the profiles
+that drive a plant's size: PV and wind per MW, import price, grid green share, the non-IT share,
+the IT load that cannot move and the GPU time left for batch work. Hierarchical clustering with
+medoid representation, rescaled so that each profile keeps its mean over the horizon (tsam's
+``preserve_column_means``): the sized plant sees the year's PV and wind energy, not the
+medoids'.
+
+What the typical days cannot hold, and how it is handled:
+
+- **Storage** is linked across the chronological days the way Kotzur et al. (2018, "Time series
+  aggregation for energy system design: modeling seasonal storage") link it: each typical day
+  has an intra-day content that starts at 0, every real day has a start content that moves by
+  its typical day's intra-day change, and the real day's start plus its typical day's lowest
+  and highest intra-day points stay within the window (:func:`twin.optimize.sizing
+  .add_linked_storage`). The green pool is linked the same way.
+- **Batch work** is served within its typical day with a periodic backlog (the backlog at the
+  day's end is the one it starts with); release and deadline profiles are the medoid day's,
+  scaled so that the weighted days release the horizon's batch work.
+- **Training** runs as it would without control (from its release, at full pace, queued for
+  the training pool); its IT energy and GPU time join the profiles above. Pausing training is
+  a dispatch decision that the full-year check at the chosen plant (``size --typical-days``)
+  gives back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from twin.optimize.data import HorizonData
+
+
+@dataclass(frozen=True)
+class TypicalDays:
+    """A horizon of ``days`` days stood for by ``k`` typical days of ``per_day`` slices.
+
+    Attributes
+    ----------
+    assignments : numpy.ndarray
+        Typical day of each real day, in order (length ``days``).
+    weights : numpy.ndarray
+        Real days each typical day stands for (length ``k``; sums to ``days``).
+    medoids : numpy.ndarray
+        Real day whose workload each typical day uses (length ``k``).
+    rmse : dict of str to float
+        tsam's root-mean-square error of each normalised profile over the horizon.
+    """
+
+    per_day: int
+    assignments: np.ndarray
+    weights: np.ndarray
+    medoids: np.ndarray
+    rmse: dict
+
+    @property
+    def k(self) -> int:
+        return len(self.weights)
+
+    @property
+    def days(self) -> int:
+        return len(self.assignments)
+
+    def slice_weights(self) -> np.ndarray:
+        """Real days per slice of the typical-day horizon (each slice of day k: weights[k])."""
+        return np.repeat(self.weights, self.per_day)
+
+
+def rigid_training(d: HorizonData) -> tuple[np.ndarray, np.ndarray]:
+    """IT energy [MWh] and GPU time [GPU-s] per slice of the training jobs run without control:
+    each from its release at full pace until its tokens are trained, waiting in release order
+    while the training pool is full."""
+    it, gpu_s = np.zeros(d.n), np.zeros(d.n)
+    busy = np.zeros(d.n)
+    for tj in sorted(d.training, key=lambda j: j.release):
+        need = tj.required_tokens / tj.tokens_per_slice  # slices of running
+        t = tj.release
+        while need > 1e-12 and t < d.n:
+            if busy[t] + tj.gpus <= d.training_pool_gpus:
+                share = min(1.0, need)
+                busy[t] += tj.gpus
+                it[t] += tj.it_mwh_per_slice * share
+                gpu_s[t] += tj.gpu_s_per_slice * share
+                need -= share
+            t += 1
+    return it, gpu_s
+
+
+def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
+                 start: pd.Timestamp | None = None) -> tuple[TypicalDays, HorizonData,
+                                                           np.ndarray, np.ndarray]:
+    """Cluster the horizon's days into ``k`` typical days.
+
+    Returns
+    -------
+    (TypicalDays, HorizonData, numpy.ndarray, numpy.ndarray)
+        The clustering, the LP data of the ``k`` typical days laid end to end (``k * per_day``
+        slices, without training jobs: their rigid schedule is in ``it_base``), and the PV and
+        wind availability per MW of those slices [MW/MW].
+    """
+    import tsam
+
+    per_day = int(round(24.0 / d.dt_h))
+    if d.n % per_day:
+        raise ValueError(f"typical days need whole days: {d.n} slices of {d.dt_h} h is "
+                         f"{d.n / per_day:.2f} days")
+    days = d.n // per_day
+    if not 1 <= k < days:
+        raise ValueError(f"--typical-days = {k}: must lie between 1 and {days - 1} (the "
+                         "horizon's days)")
+    train_it, train_gpu_s = rigid_training(d)
+    profiles = pd.DataFrame({
+        "pv": cf_pv, "wind": cf_wind, "price": d.price, "grid_share": d.grid_share,
+        "nonit": d.nonit_per_it, "it_base": d.it_base + train_it,
+        "free_gpu_s": np.maximum(d.free_gpu_s - train_gpu_s, 0.0),
+    }, index=pd.date_range(start or "2001-01-01", periods=d.n, freq=f"{round(d.dt_h * 60)}min"))
+    # a profile that never changes (no wind, a flat price) carries no information and
+    # tsam's normalisation divides by its range: keep it out of the clustering
+    varying = [c for c in profiles if np.ptp(profiles[c].to_numpy()) > 0.0]
+    agg = tsam.aggregate(profiles[varying], n_clusters=k, period_duration=24,
+                         temporal_resolution=d.dt_h,
+                         cluster=tsam.ClusterConfig(method="hierarchical",
+                                                    representation="medoid"))
+    assign = np.asarray(agg.cluster_assignments, dtype=int)
+    weights = np.bincount(assign, minlength=k).astype(float)
+    medoids = np.asarray(agg.clustering.cluster_centers, dtype=int)
+    rep = agg.cluster_representatives
+    col = {c: (rep[c].to_numpy() if c in varying else
+               np.full(k * per_day, profiles[c].iloc[0])) for c in profiles}
+    # each typical day's batch work is its medoid's, scaled to the horizon's total
+    slices = np.concatenate([np.arange(m * per_day, (m + 1) * per_day) for m in medoids])
+    rel, may_wait = d.release_gpu_s[slices], d.not_due_gpu_s[slices]
+    represented = float(np.repeat(weights, per_day) @ rel)
+    scale = float(d.release_gpu_s.sum()) / represented if represented > 0 else 0.0
+    tp = TypicalDays(per_day=per_day, assignments=assign, weights=weights, medoids=medoids,
+                     rmse={c: float(v) for c, v in agg.accuracy.rmse.items()})
+    data = dataclasses.replace(
+        d, pv_avail=col["pv"] * d.dt_h, wind_avail=col["wind"] * d.dt_h,
+        it_base=col["it_base"], nonit_per_it=col["nonit"], free_gpu_s=col["free_gpu_s"],
+        release_gpu_s=rel * scale, not_due_gpu_s=may_wait * scale, backlog0_gpu_s=0.0,
+        price=col["price"], grid_share=col["grid_share"],
+        discharge_green_fraction=d.discharge_green_fraction[slices], training=[],
+        training_pool_gpus=0)
+    return tp, data, col["pv"], col["wind"]
