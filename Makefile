@@ -4,8 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SCENARIO ?= scenarios/western_hub.yaml
+# the report test opens a report in Debian's chromium (driven by playwright, no browser download)
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aidc-twin needs Python >= 3.11")'
@@ -17,7 +19,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/aidc-twin run $(SCENARIO)
 
-test: $(STAMP)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the report test needs chromium at $(CHROMIUM) (Debian package chromium)"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+browser: $(CHROMIUM)
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -27,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/power_flows.py
 	$(BIN)/python benchmarks/optimizer.py
 	$(BIN)/python benchmarks/sizing.py
+	$(BIN)/aidc-twin bench --suite standard --out benchmarks/results/bench-standard
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""The command line: ``aidc-twin run | verify``.
+"""The command line: ``aidc-twin run | score | verify | catalogue | size | policy | report | bench``.
 
 Bad input (a missing file, an invalid field, a site that cannot be operated as configured) prints
 one line naming the file or field and exits with code 2, leaving no results behind.
@@ -62,8 +62,22 @@ def run(
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     run_dir = out if out is not None else Path("results") / scn.name
-    write_run(run_dir, result.summary, result.meters, **result.tables())
+    write_run(run_dir, result.summary, result.meters, files=run_files(scn, result),
+              **result.tables())
     print_headline(result.summary, run_dir)
+
+
+def run_files(scn, result) -> dict:
+    """``scenario.yaml`` (the scenario as run, every default filled in) and ``report.html``."""
+    import yaml
+
+    from twin.report import report_html
+
+    text = yaml.safe_dump(scn.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False,
+                          allow_unicode=True)
+    run = {"summary": result.summary, "meters": result.meters, "scenario_text": text}
+    return {"scenario.yaml": lambda p: p.write_text(text),
+            "report.html": lambda p: p.write_text(report_html(run))}
 
 
 def print_headline(summary: dict, run_dir: Path) -> None:
@@ -349,6 +363,84 @@ def catalogue(method: str = typer.Option("roofline", help="roofline or ecologits
         table.add_row(e.model, e.gpu, str(e.gpus_per_replica), str(e.batch_size),
                       f"{e.output_j_per_token:.3f}", f"{e.input_j_per_token:.4f}")
     console.print(table)
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="run folders (two or more: side by side)"),
+    out: Path | None = typer.Option(
+        None, "--out", help="the page (default RUN/report.html; for several runs "
+                            "results/compare.html)"),
+) -> None:
+    """Write a run's self-contained report.html again, or compare runs side by side."""
+    from twin.report import compare_html, read_for_report, report_html
+
+    loaded = []
+    for r in runs:
+        try:
+            loaded.append(read_for_report(r))
+        except (FileNotFoundError, ValueError) as err:
+            fail(str(err))
+    if len(loaded) == 1:
+        page, target = report_html(loaded[0]), out or runs[0] / "report.html"
+    else:
+        labels = [r.name for r in runs]
+        if len(set(labels)) < len(labels):
+            labels = [str(r) for r in runs]
+        page, target = compare_html(loaded, labels), out or Path("results") / "compare.html"
+    write_file(target, page)
+    console.print(f"wrote {target}")
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write one file atomically (a temporary file beside it, then a rename)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+def bench(
+    suite: str = typer.Option("standard", "--suite", help="suite name or YAML file"),
+    strategies: str | None = typer.Option(None, "--strategies",
+                                          help="comma-separated (default: the suite's)"),
+    horizon_days: int | None = typer.Option(None, "--horizon-days",
+                                            help="override every scenario's horizon"),
+    out: Path | None = typer.Option(None, "--out", help="folder (default results/bench-<suite>)"),
+) -> None:
+    """Run every dispatch strategy on a suite of scenarios; write the table and leaderboard."""
+    from twin.bench import load_suite, run_suite, write_bench
+
+    if horizon_days is not None and horizon_days < 1:
+        fail(f"--horizon-days = {horizon_days}: must be at least 1")
+    try:
+        names = [x.strip() for x in strategies.split(",")] if strategies else None
+        spec = load_suite(suite, names, horizon_days)
+    except ScenarioError as err:
+        fail(str(err))
+    total = len(spec["scenarios"]) * len(spec["strategies"])
+    done = []
+
+    def progress(row: dict) -> None:
+        done.append(row)
+        gti = f"GTI {row['gti_slice']:.4f}" if row["status"] == "ok" else row["status"]
+        console.print(f"[{len(done)}/{total}] {row['scenario']} · {row['strategy']}: {gti}",
+                      markup=False, highlight=False)
+
+    table = run_suite(spec, progress)
+    folder = write_bench(out or Path("results") / f"bench-{spec['name']}", table, spec)
+    console.print(f"wrote {folder}/ (table.csv, table.md, leaderboard.csv, leaderboard.html)")
 
 
 def main() -> None:  # pragma: no cover - console entry

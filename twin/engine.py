@@ -16,6 +16,7 @@ checkpoint, releases its GPUs and waits; on resume it queues for GPUs again and 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,6 +103,7 @@ class SiteRun:
     tasks: pd.DataFrame  # one row per task: kind, deadline, deadline_met, tokens_late
     soc_mwh: np.ndarray  # battery content at the end of each slice
     events: list[tuple[str, float]] = field(default_factory=list)
+    decide_s: float = 0.0  # wall time of the strategy's prepare and decide calls [s]
 
 
 @dataclass(frozen=True)
@@ -179,8 +181,11 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
         Meter rows, task energy per slice, per-task records, battery content and the event log
         (in time order; simultaneous events in the order they happened).
     """
+    clock = {"decide_s": 0.0}
+    t_prep = time.perf_counter()
     if hasattr(strategy, "prepare"):
         strategy.prepare(inp)  # strategies that plan ahead see the run's inputs first
+    clock["decide_s"] += time.perf_counter() - t_prep
     env = simpy.Environment()
     demand = simpy.Store(env, capacity=1)
     readings = simpy.Store(env, capacity=1)
@@ -443,7 +448,9 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
                                   for j in queue),
                 previous=state.get("previous"),
             )
+            t_decide = time.perf_counter()
             sp = strategy.decide(obs)
+            clock["decide_s"] += time.perf_counter() - t_decide
             order_training(sp)
             yield env.timeout(dt_s)
             # the slice is over: settle what ran in it
@@ -488,6 +495,7 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
         tasks=_task_records(inp, inter_ids, jobs, trains),
         soc_mwh=soc_trace,
         events=events,
+        decide_s=clock["decide_s"],
     )
 
 

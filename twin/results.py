@@ -49,7 +49,7 @@ def json_writer(data: dict):
 
 
 def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
-              **tables: pd.DataFrame) -> Path:
+              files: dict | None = None, **tables: pd.DataFrame) -> Path:
     """Write a run folder atomically and return its path.
 
     Parameters
@@ -60,6 +60,8 @@ def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
         JSON-serialisable summary.
     meters : pandas.DataFrame
         The meter table; written with exactly :data:`METER_COLUMNS`.
+    files : dict, optional
+        Further files: name -> ``fn(path)`` that writes it (``scenario.yaml``, ``report.html``).
     **tables : pandas.DataFrame
         Further tables, each written as ``<name>.parquet``.
     """
@@ -67,6 +69,7 @@ def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
     for name, table in tables.items():
         writers[f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
     writers["summary.json"] = json_writer(summary)
+    writers.update(files or {})
     return write_folder(run_dir, writers)
 
 

@@ -201,10 +201,21 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
         site_kpis[inp.name] = _kpis(inp, run, tasks[tasks["site"] == inp.name])
         acc["sites"][inp.name] = {"weather": inp.weather_source, **acc["sites"][inp.name],
                                   "kpis": site_kpis[inp.name]}
-    per_site_only = ("pv_capacity_factor", "wind_capacity_factor", "pue", "peak_import_mw")
+    per_site_only = ("pv_capacity_factor", "wind_capacity_factor", "pue", "peak_import_mw",
+                     "bess_equivalent_full_cycles")
     kpis = {key: float(sum(k[key] for k in site_kpis.values()))
             for key in next(iter(site_kpis.values())) if key not in per_site_only}
     kpis["pue"] = kpis["facility_mwh"] / kpis["it_mwh"] if kpis["it_mwh"] else 0.0
+    # the fleet's coincident peak, and cycles of its batteries' total energy
+    imports = pd.concat([r.meters[["time", "grid_import_mwh"]] for r in runs])
+    kpis["peak_import_mw"] = float(imports.groupby("time")["grid_import_mwh"].sum().max()
+                                   / inputs[0].dt_h)
+    energy = sum(inp.battery.energy_mwh for inp in inputs if inp.battery)
+    kpis["bess_equivalent_full_cycles"] = (kpis["bess_discharge_mwh"] / energy if energy
+                                           else 0.0)
+    decide_s = sum(r.decide_s for r in runs)
+    timings = {**timings, "decide_s": decide_s,
+               "decision_ms_per_slice": 1000.0 * decide_s / sum(inp.n for inp in inputs)}
     return {
         "aidc_twin_version": __version__,
         "scenario": scn.name,
@@ -216,7 +227,7 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
         **{k: acc[k] for k in ("accounting", "gti", "levels")},
         "kpis": kpis,
         "sites": acc["sites"],
-        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "timings_s": {k: round(v, 3 if k.endswith("_s") else 5) for k, v in timings.items()},
     }
 
 
@@ -241,6 +252,9 @@ def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float
         "deadline_misses": float((~deferrable["deadline_met"].astype(bool)).sum()),
         "tokens_late": float(deferrable["tokens_late"].sum()),
         "pue": float(m["facility_mwh"].sum() / m["it_mwh"].sum()) if m["it_mwh"].sum() else 0.0,
+        "bess_equivalent_full_cycles": (float(m["bess_discharge_mwh"].sum()
+                                               / inp.battery.energy_mwh)
+                                         if inp.battery and inp.battery.energy_mwh else 0.0),
         "pv_capacity_factor": (float(inp.pv_avail_mw.mean() / inp.pv_ac_mw)
                                if inp.pv_ac_mw else 0.0),
         "wind_capacity_factor": (float(inp.wind_avail_mw.mean() / inp.wind_nameplate_mw)

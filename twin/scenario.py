@@ -7,6 +7,7 @@ echoes the value, for example ``sites[0].battery.energy_mwh = -5: must be >= 0``
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -552,16 +553,64 @@ def load(path: str | Path) -> Scenario:
         The file is missing, is not YAML, or a field is invalid (the message names it).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
+    raw = load_raw(path)
     try:
         return from_dict(raw, base_dir=path.resolve().parent)
     except ScenarioError as err:
         raise ScenarioError(f"{path}: {err}") from None
+
+
+def read_yaml(path: str | Path, what: str = "scenario") -> object:
+    """A YAML file's content; a missing file or bad YAML is a :class:`ScenarioError` naming
+    the file (``what`` says which kind of file it should have been)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: {what} file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
+
+
+def load_raw(path: str | Path) -> dict:
+    """A scenario file's mapping before validation (for overrides); errors name the file."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: scenario must be a mapping, got {type(raw).__name__}")
+    return raw
+
+
+def with_overrides(raw: dict, overrides: dict) -> dict:
+    """A copy of a scenario mapping with fields replaced by their dotted paths.
+
+    ``{"sites.0.battery.energy_mwh": 400, "horizon_days": 14}`` sets the first site's battery
+    energy and the horizon; a list element is named by its position. The last part may name a
+    field the file leaves at its default; every part before it must exist. The result still
+    has to pass :func:`from_dict`, which names a field that does not exist.
+    """
+    out = copy.deepcopy(raw)
+    for path, value in overrides.items():
+        parts = str(path).split(".")
+        node = out
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            where = ".".join(parts[:depth]) or "the scenario"
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ScenarioError(f"{path}: {where} is a list of {len(node)}, "
+                                        f"{part!r} is not a position in it")
+                key = int(part)
+            elif isinstance(node, dict):
+                key = part
+                if not last and node.get(key) is None:
+                    node[key] = {}  # a block the file leaves at its defaults
+            else:
+                raise ScenarioError(f"{path}: {where} is a value, not a block")
+            if last:
+                node[key] = copy.deepcopy(value)
+            else:
+                node = node[key]
+    return out
 
 
 __all__ = [
@@ -573,4 +622,7 @@ __all__ = [
     "SiteConfig",
     "from_dict",
     "load",
+    "load_raw",
+    "read_yaml",
+    "with_overrides",
 ]
