@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/power_flows.py
 	$(BIN)/python benchmarks/optimizer.py
 	$(BIN)/python benchmarks/sizing.py
+	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/aidc-twin bench --suite standard --out benchmarks/results/bench-standard
 
 lint: $(STAMP)

@@ -1,4 +1,5 @@
-"""The command line: ``aidc-twin run | score | verify | catalogue | size | policy | report | bench``.
+"""The command line: ``aidc-twin run | score | verify | catalogue | size | policy | report | bench
+| sweep | catalog query``.
 
 Bad input (a missing file, an invalid field, a site that cannot be operated as configured) prints
 one line naming the file or field and exits with code 2, leaving no results behind.
@@ -6,6 +7,7 @@ one line naming the file or field and exits with code 2, leaving no results behi
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -441,6 +443,104 @@ def bench(
     table = run_suite(spec, progress)
     folder = write_bench(out or Path("results") / f"bench-{spec['name']}", table, spec)
     console.print(f"wrote {folder}/ (table.csv, table.md, leaderboard.csv, leaderboard.html)")
+
+
+@app.command()
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="sweep YAML file (base scenario and axes)"),
+    workers: int | None = typer.Option(
+        None, "--workers", help="LocalCluster processes (default: one per core; 0: run in "
+                                "this process without Dask)"),
+    scheduler: str | None = typer.Option(None, "--scheduler",
+                                         help="an existing Dask scheduler, tcp://host:8786"),
+    catalog: Path = typer.Option(Path("results") / "catalog.duckdb", "--catalog",
+                                 help="DuckDB catalog of every point"),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="the sweep's folder (default results/sweeps/<name>)"),
+) -> None:
+    """Run every point of a sweep on Dask; resume where a killed sweep stopped."""
+    from twin.sweep import heatmap_html, load_sweep, run_sweep
+
+    if workers is not None and workers < 0:
+        fail(f"--workers = {workers}: must be 0 or more")
+    if workers is not None and scheduler:
+        fail("--workers and --scheduler: give one (a scheduler brings its own workers)")
+    try:
+        spec = load_sweep(sweep_file)
+    except ScenarioError as err:
+        fail(str(err))
+    folder = out or Path("results") / "sweeps" / spec["name"]
+    n = len(spec["points"])
+    console.print(f"sweep {spec['name']}: {n} points over {', '.join(spec['axes'])}",
+                  markup=False, highlight=False)
+    tally = {"ok": 0, "failed": 0}
+    bar = None
+    if console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]}"),
+                       console=console)
+        task = bar.add_task("points", total=n, ok=0, failed=0)
+        bar.start()
+
+    def progress(point, result) -> None:
+        tally[result["status"]] += 1
+        if bar is not None:
+            bar.update(task, advance=1, ok=tally["ok"], failed=tally["failed"])
+        else:
+            what = (f"GTI {result['gti_slice']:.4f}" if result["status"] == "ok"
+                    else f"failed: {result['error']}")
+            print(f"point {point.key[:12]} {json.dumps(point.axes)}: {what}", flush=True)
+
+    try:
+        counts = run_sweep(spec, folder, catalog, workers, scheduler, progress)
+        if bar is not None:
+            bar.stop()
+        write_file(folder / "heatmap.html", heatmap_html(catalog, spec))
+    except ScenarioError as err:
+        fail(str(err))
+    console.print(f"{counts['ok']} done, {counts['failed']} failed, {counts['skipped']} already "
+                  f"in the catalog, of {counts['total']} points ({counts['seconds']:.1f} s); "
+                  f"catalog {catalog}, meters and heatmap.html in {folder}/",
+                  markup=False, highlight=False)
+
+
+catalog_app = typer.Typer(help="Ask the run catalog questions in SQL.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("query")
+def catalog_query(
+    sql: str = typer.Argument(..., help='SQL over the table "points"'),
+    catalog: Path = typer.Option(Path("results") / "catalog.duckdb", "--catalog"),
+    csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
+) -> None:
+    """Run a read-only SQL query on the catalog, e.g. SELECT sweep, count(*) FROM points
+    GROUP BY sweep."""
+    import duckdb
+
+    from twin.sweep import Catalog
+
+    try:
+        cat = Catalog(catalog, read_only=True)
+    except (ScenarioError, duckdb.Error) as err:
+        fail(str(err).splitlines()[0])
+    try:
+        frame = cat.query(sql)
+    except duckdb.Error as err:
+        fail(f"query: {str(err).splitlines()[0]}")
+    finally:
+        cat.close()
+    if csv:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    table = Table(title=f"{len(frame)} rows", title_justify="left")
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:.6g}" if isinstance(v, float) else str(v) for v in row])
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry
