@@ -151,6 +151,8 @@ def test_size_writes_the_frontier_and_simulates_the_plant(tmp_path):
     assert list(frame.columns) == ["target", "method", "annual_cost", "pv_mw", "wind_mw",
                                    "bess_mw", "bess_mwh", "status"]
     assert frame["target"].tolist() == [0.6, 0.7, 0.8]
+    page = (out / "frontier.html").read_text()
+    assert "annual cost [M$" in page and "battery [MWh]" in page and "plotly" in page
     summary = json.loads((out / "summary.json").read_text())
     assert summary["recheck"]["slice_minutes"] == 15
     assert 0.0 < summary["recheck"]["simulated_gti"] <= 1.0

@@ -286,7 +286,7 @@ def size_cmd(
     from twin.optimize.plan import OptimizationInfeasible
     from twin.results import json_writer, write_folder
     from twin.scenario import load
-    from twin.size_run import parse_frontier, size
+    from twin.size_run import frontier_html, parse_frontier, size
 
     if resolution not in (15, 30, 60):
         fail(f"--resolution = {resolution}: must be 15, 30 or 60")
@@ -342,9 +342,11 @@ def size_cmd(
                "plants": [vars(r) for r in res["results"]]}
     run_dir = out if out is not None else Path("results") / f"size-{scn.name}"
     frame = res["frontier"]
+    title = f"{scn.name} · {scn.sites[k].name} · {method} method: cost of a GTI target"
     write_folder(run_dir, {"frontier.csv": lambda p: frame.to_csv(p, index=False),
+                           "frontier.html": lambda p: p.write_text(frontier_html(frame, title)),
                            "summary.json": json_writer(summary)})
-    console.print(f"wrote {run_dir}/ (frontier.csv, summary.json)")
+    console.print(f"wrote {run_dir}/ (frontier.csv, frontier.html, summary.json)")
 
 
 @app.command()

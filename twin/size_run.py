@@ -159,3 +159,33 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
             "build_s": sizer.build_s, "solve_s": [r.solve_s for r in results],
             "profiles": {"pv_capacity_factor": float(np.mean(cf_pv)),
                          "wind_capacity_factor": float(np.mean(cf_wind))}}
+
+
+def frontier_html(frontier: pd.DataFrame, title: str) -> str:
+    """The cost curve across targets with the plant at each point, as a self-contained page:
+    annual cost [M$/a] over the target (top), and PV, wind, battery power [MW] and battery
+    energy [MWh] per target (bottom). Targets that could not be met are left out of the lines
+    and named in the hover text."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    ok = frontier[frontier["status"] == "optimal"]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("annual cost [M$/a]", "plant"))
+    fig.add_trace(go.Scatter(x=ok["target"], y=ok["annual_cost"] / 1e6, mode="lines+markers",
+                             name="annual cost", line=dict(color="#1d2b22")), row=1, col=1)
+    for col, name, colour in (("pv_mw", "PV [MW AC]", "#f4c20d"),
+                              ("wind_mw", "wind [MW]", "#3d9bd9"),
+                              ("bess_mw", "battery [MW]", "#8e44ad"),
+                              ("bess_mwh", "battery [MWh]", "#c39bd3")):
+        fig.add_trace(go.Bar(x=ok["target"], y=ok[col], name=name, marker_color=colour),
+                      row=2, col=1)
+    bad = frontier[frontier["status"] != "optimal"]
+    if len(bad):
+        fig.add_trace(go.Scatter(x=bad["target"], y=[0.0] * len(bad), mode="markers",
+                                 marker=dict(symbol="x", color="#c0392b", size=10),
+                                 name="not met", text=bad["status"], hoverinfo="text+x"),
+                      row=1, col=1)
+    fig.update_layout(title=title, template="plotly_white", barmode="group", height=700)
+    fig.update_xaxes(title_text="GTI target", row=2, col=1)
+    return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
