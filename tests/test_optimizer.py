@@ -171,3 +171,20 @@ def test_mpc_with_imperfect_forecasts_runs_and_pays_for_them():
     assert cost["perfect"] <= cost["persistence"] and cost["perfect"] <= cost["noisy"]
     assert len({round(c) for c in cost.values()}) == 3
     assert runs["noisy"].summary["sites"]["campus"]["strategy"]["forecast"] == "noisy"
+
+
+def test_training_in_whole_slices_packs_each_fractional_stretch_next_to_a_run():
+    from twin.optimize.plan import whole_slices
+
+    # a stretch of 0.3 x 4 = 1.2 slices plus a pause's 0.5 slice: 2 slices, joined to the
+    # running slice after it; whole and idle slices keep their values
+    np.testing.assert_array_equal(whole_slices(np.array([0, 0.3, 0.3, 0.3, 0.3, 1, 0]), 0.5),
+                                  [0, 0, 0, 1, 1, 1, 0])
+    # with a run before it and none after, the block starts where the stretch does
+    np.testing.assert_array_equal(whole_slices(np.array([1, 0.5, 0.5, 0.5, 0]), 0.0),
+                                  [1, 1, 1, 0, 0])
+    # never longer than the stretch, and never fewer slices than the shares add up to
+    w = whole_slices(np.array([0.9, 0.9, 0.9]), 2.0)
+    np.testing.assert_array_equal(w, [1, 1, 1])
+    run = np.array([0.2, 0.7, 0.0, 0.45, 0.45, 1.0, 1.0, 0.1])
+    assert whole_slices(run).sum() >= run.sum() - 1e-9

@@ -44,6 +44,9 @@ class TrainingData:
     pausable : bool
     running_before : float
         1 when it holds its GPUs at the horizon start (a pause in slice 0 costs), else 0.
+    pause_hold_gpu_s : float
+        GPU time a pause holds in its slice: the job writes a checkpoint before it frees its
+        GPUs [GPU-s].
     """
 
     job_id: str
@@ -57,6 +60,7 @@ class TrainingData:
     gpu_s_per_slice: float
     pausable: bool
     running_before: float = 0.0
+    pause_hold_gpu_s: float = 0.0
 
 
 @dataclass
@@ -201,7 +205,8 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
             pause_tokens=(tj.checkpoint_s + tj.restart_s) * tj.tokens_per_s,
             it_mwh_per_slice=tj.gpus * dt_s * (gpu.tdp_w - gpu.idle_w) * host,
             gpu_s_per_slice=tj.gpus * dt_s, pausable=tj.pausable,
-            running_before=1.0 if running else 0.0))
+            running_before=1.0 if running else 0.0,
+            pause_hold_gpu_s=tj.gpus * min(tj.checkpoint_s, dt_s)))
     return HorizonData(
         dt_h=inp.dt_h,
         pv_avail=inp.pv_avail_mw[sl] * inp.dt_h,
@@ -244,7 +249,8 @@ def in_units(d: HorizonData, gpu_s: float = 1.0, tokens: float = 1.0) -> Horizon
     jobs = [dataclasses.replace(tj, required_tokens=tj.required_tokens / tokens,
                                 tokens_per_slice=tj.tokens_per_slice / tokens,
                                 pause_tokens=tj.pause_tokens / tokens,
-                                gpu_s_per_slice=tj.gpu_s_per_slice / gpu_s)
+                                gpu_s_per_slice=tj.gpu_s_per_slice / gpu_s,
+                                pause_hold_gpu_s=tj.pause_hold_gpu_s / gpu_s)
             for tj in d.training]
     return dataclasses.replace(
         d, batch_mwh_per_gpu_s=d.batch_mwh_per_gpu_s * gpu_s, free_gpu_s=d.free_gpu_s / gpu_s,

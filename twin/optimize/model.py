@@ -11,7 +11,8 @@
   before + released - served, never above the work that may still wait (so every deadline holds;
   earliest-deadline-first then meets them all), served work within the GPUs left free;
 - :func:`add_training_constraints` - each training job's running share of every slice, pauses
-  that cost checkpoint and reload time, progress by its deadline, within the training pool;
+  that cost checkpoint and reload time (and hold the GPUs while the last checkpoint is
+  written), progress by its deadline, within the training pool;
 - :func:`add_balance_constraints` - IT energy from the work placed, facility = IT x (1 + cooling
   and aux share), and the bus balance of spec section 1;
 - :func:`add_green_constraints` - green to IT and to cooling and aux out of ``G_in = pv + wind
@@ -178,8 +179,10 @@ def add_training_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
     m.training_pool = pyo.Constraint(
         m.T, rule=lambda m, t: sum(d.training[j].gpus * m.run[j, t] for j in m.J)
         <= d.training_pool_gpus if jobs else pyo.Constraint.Skip)
+    # a pause holds the job's GPUs while it writes its last checkpoint (the engine's order)
     m.gpus = pyo.Constraint(m.T, rule=lambda m, t: m.batch[t] + sum(
-        d.training[j].gpu_s_per_slice * m.run[j, t] for j in m.J) <= m.free[t])
+        d.training[j].gpu_s_per_slice * m.run[j, t]
+        + d.training[j].pause_hold_gpu_s * m.pause[j, t] for j in m.J) <= m.free[t])
 
 
 def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:

@@ -227,6 +227,10 @@ def optimize_horizon(inp: SiteInputs, params: AccountingParams, objective: str =
         lp.set_coeffs(in_rows, dis_cols, in_sign * share)
         lp.set_coeffs(pool_rows, dis_cols, pool_sign * share / ed)
     v, meters, lp_gti, core_gti, value = best
+    if any(_fractional(v[f"run:{tj.job_id}"]) for tj in d.training):
+        v, meters, lp_gti, core_gti, value = _whole_slice_training(lp, d, v, inp, params,
+                                                                   gti_target)
+        it += 1
     t2 = time.perf_counter()
     return Plan(
         charge=v["ch"], discharge=v["dis"], batch_gpu_s=v["batch"],
@@ -235,6 +239,66 @@ def optimize_horizon(inp: SiteInputs, params: AccountingParams, objective: str =
         objective_value=value, iterations=it,
         timings_s={"build_s": t1 - t0, "compile_s": lp.compile_s, "pass_s": lp.pass_s,
                    "highs_s": lp.solve_s, "total_s": t2 - t0})
+
+
+def _fractional(run: np.ndarray) -> bool:
+    return bool(np.any((run > 1e-6) & (run < 1.0 - 1e-6)))
+
+
+def whole_slices(run: np.ndarray, pause_slices: float = 0.0) -> np.ndarray:
+    """A training schedule in whole slices from the LP's running shares.
+
+    Slices the LP runs whole or not at all keep their value. Each stretch of fractional shares
+    becomes one contiguous block of running slices, as many as the stretch's shares add up to
+    plus ``pause_slices`` (the progress a pause costs, in slices of running: the block may add
+    one pause the shares did not pay for), at most the stretch's length. The block sits next to
+    a running neighbour where there is one (after the stretch first, then before it), so that
+    it adds as few pauses as it can.
+    """
+    run = np.asarray(run, dtype=float)
+    out = np.where(run >= 1.0 - 1e-6, 1.0, 0.0)
+    frac = (run > 1e-6) & (run < 1.0 - 1e-6)
+    n, t = len(run), 0
+    while t < n:
+        if not frac[t]:
+            t += 1
+            continue
+        end = t
+        while end < n and frac[end]:
+            end += 1
+        size = min(int(np.ceil(run[t:end].sum() + pause_slices - 1e-6)), end - t)
+        if end < n and out[end] == 1.0:  # join the run that follows
+            out[end - size:end] = 1.0
+        else:  # join the run before it, if any
+            out[t:t + size] = 1.0
+        t = end
+    return out
+
+
+def _whole_slice_training(lp: CompiledLP, d: HorizonData, v: dict, inp: SiteInputs,
+                          params: AccountingParams, gti_target: float | None):
+    """Re-solve with every training job held to whole slices.
+
+    The engine runs a job for a whole slice or pauses it (at a share of 0.5); an LP share in
+    between would have the plan count GPU time for batch work that the running job holds, and
+    a share held below 1 for hours pays no pause at all. The schedule in whole slices
+    (:func:`whole_slices`) is fixed and the rest re-planned around it, so the engine plays back
+    the plan it is given.
+    """
+    for j, tj in enumerate(d.training):
+        cols = lp.col_array("run", [(j, k) for k in range(d.n)])
+        fixed = whole_slices(v[f"run:{tj.job_id}"], tj.pause_tokens / tj.tokens_per_slice)
+        lp.set_col_bounds(cols, fixed, fixed)
+    x = lp.solve()
+    w = plan_values(lp, x, d)
+    target_short = x[lp.col("target_short")] if gti_target is not None else 0.0
+    problems = infeasibilities(w, d, inp.index, gti_target, target_short)
+    if problems:
+        raise OptimizationInfeasible("with training in whole slices: " + "; ".join(problems))
+    meters = meters_of_plan(w, d, inp, 0)
+    _, core_gti = discharge_green_share(meters, params)
+    lp_gti = float(w["g_it"].sum() / w["it"].sum()) if "g_it" in lp.cols else float("nan")
+    return w, meters, lp_gti, core_gti, lp.objective
 
 
 def _better(a, b, objective: str, gti_target: float | None, inp: SiteInputs):
