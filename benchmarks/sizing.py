@@ -50,10 +50,14 @@ def problem(minutes: int, days: int | None) -> dict:
                             start_frac=b.initial_soc_fraction)}
 
 
+def _r(value: float, digits: int):
+    return None if value != value else round(value, digits)  # NaN (not solved) -> null
+
+
 def plant(r: SizingResult) -> dict:
-    return {"status": r.status, "annual_cost_musd": round(r.annual_cost / 1e6, 3),
-            "pv_mw": round(r.pv_mw, 1), "wind_mw": round(r.wind_mw, 1),
-            "bess_mw": round(r.bess_mw, 1), "bess_mwh": round(r.bess_mwh, 1)}
+    return {"status": r.status, "annual_cost_musd": _r(r.annual_cost / 1e6, 3),
+            "pv_mw": _r(r.pv_mw, 1), "wind_mw": _r(r.wind_mw, 1),
+            "bess_mw": _r(r.bess_mw, 1), "bess_mwh": _r(r.bess_mwh, 1)}
 
 
 def chronological(p: dict, solver: str, time_limit_s: float | None) -> dict:
