@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from benchmarks._common import record  # noqa: E402
+from benchmarks._common import RESULTS, record  # noqa: E402
 from twin.inputs import build_site_inputs  # noqa: E402
 from twin.optimize.data import horizon_data  # noqa: E402
 from twin.optimize.periods import typical_days  # noqa: E402
@@ -102,12 +102,20 @@ def main() -> None:
                   "typical": [typical(weeks, k, ref["_result"]) for k in (4, 8, 16)]}
     hourly, quarter = problem(60, None), problem(15, None)
     year = [typical(hourly, k) for k in (8, 16, 32)] + [typical(quarter, 16)]
-    full = [chronological(hourly, "simplex", TIME_LIMIT_S), chronological(hourly, "ipm",
-                                                                          TIME_LIMIT_S),
-            chronological(quarter, "simplex", TIME_LIMIT_S), chronological(quarter, "ipm",
-                                                                           TIME_LIMIT_S)]
-    for r in full:
-        r.pop("_result")
+    if "--reuse-full-year" in sys.argv:  # 20 minutes of time limits: keep the last record
+        import json
+
+        last = json.loads((RESULTS / "sizing.json").read_text())
+        full = last["full_year"]
+        for r in full:
+            r.setdefault("measured", "in an earlier run of this script (--reuse-full-year)")
+    else:
+        full = [chronological(hourly, "simplex", TIME_LIMIT_S),
+                chronological(hourly, "ipm", TIME_LIMIT_S),
+                chronological(quarter, "simplex", TIME_LIMIT_S),
+                chronological(quarter, "ipm", TIME_LIMIT_S)]
+        for r in full:
+            r.pop("_result")
     base = four_weeks["chronological"]["highs_s"]
     for r in four_weeks["typical"]:
         r["highs_over_chronological"] = round(r["highs_s"] / base, 3)

@@ -191,16 +191,21 @@ def test_rigid_training_queues_for_the_pool():
 
 @pytest.mark.slow
 def test_typical_days_on_four_weeks_of_the_default_scenario():
-    # 28 days sized at 0.8 on 8 typical days against the chronological optimum of the same days
+    # 28 days sized at 0.8 on typical days against the chronological optimum of the same days
     scn = load(SCENARIOS / "western_hub.yaml")
     full = size(scn, [0.8], "slice", horizon_days=28, recheck_strategy=None)["results"][0]
-    res = size(scn, [0.8], "slice", horizon_days=28, recheck_strategy=None, typical=8)
-    check = res["full_check"]
-    assert check["typical_days"] == 8 and check["days"] == 28
-    # any plant dispatched over the 28 days costs at least the 28-day optimum
-    assert check["full_status"] == "optimal"
-    assert check["full_cost"] >= full.annual_cost - 1e-6 * full.annual_cost
-    # measured: 8 typical days plan 2.7 % below the optimum, and their plant costs 1.0 % more
-    # than the optimal plant over the real days
-    assert abs(res["results"][0].annual_cost / full.annual_cost - 1) < 0.06
-    assert check["full_cost"] / full.annual_cost - 1 < 0.03
+    assert full.status == "optimal"
+    few = size(scn, [0.8], "slice", horizon_days=28, recheck_strategy=None, typical=8)
+    more = size(scn, [0.8], "slice", horizon_days=28, recheck_strategy=None, typical=16)
+    # 8 typical days miss what the real days need; the check says so, with the reachable GTI
+    # (measured: 0.775)
+    short = few["full_check"]
+    assert short["typical_days"] == 8 and short["days"] == 28
+    assert short["full_status"].startswith("infeasible: ")
+    assert 0.7 < short["full_gti"] < 0.8 and short["cost_error"] is None
+    # 16 typical days give a plant that reaches the target over every day; no plant can do
+    # that for less than the optimum (measured: 1.5 % more)
+    check = more["full_check"]
+    assert check["full_status"] == "optimal" and check["full_gti"] == pytest.approx(0.8)
+    assert full.annual_cost - 1e-6 * full.annual_cost <= check["full_cost"]
+    assert check["full_cost"] <= 1.03 * full.annual_cost

@@ -33,6 +33,10 @@ from twin.inputs import SiteInputs
 
 #: Work smaller than this is treated as done (floating-point remainder of a split job) [J].
 DONE_TOLERANCE_J = 1e-3
+#: ... or smaller than this share of the job's work: a plan solved to an LP solver's tolerance
+#: (HiGHS: 1e-7 on GPU-seconds of order 1e8) leaves remainders of a few joules on jobs of
+#: 1e12 J, a fraction of one token, which would otherwise count as a missed deadline.
+DONE_TOLERANCE_SHARE = 1e-9
 #: Training time shorter than this is treated as done [s].
 DONE_TOLERANCE_S = 1e-6
 
@@ -364,7 +368,7 @@ def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
                 events.append((f"{js.job.job_id} start", t0 + dt_s * used_j / capacity_j))
             js.remaining_j -= use
             used_j += use
-            if js.remaining_j <= DONE_TOLERANCE_J:
+            if js.remaining_j <= max(DONE_TOLERANCE_J, DONE_TOLERANCE_SHARE * js.total_j):
                 tin = js.job.tokens_in - js.served_in
                 tout = js.job.tokens_out - js.served_out
                 js.remaining_j = 0.0

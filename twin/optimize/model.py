@@ -200,8 +200,9 @@ def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
 def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
     """Green of each slice under ``it_first`` and the green content of storage [MWh].
 
-    ``g_it <= it``, ``g_nonit <= cooling + aux``, ``g_charge <= charge`` and ``g_it + g_nonit
-    + g_charge <= G_in``. The green pool gains ``eta_c * g_charge``, loses the discharge's green
+    ``g_it <= it``, ``g_nonit <= cooling + aux``, ``g_charge <= charge``, ``g_it + g_nonit
+    + g_charge <= G_in - export``, and the green exported at most the export and the site's
+    own supply. The green pool gains ``eta_c * g_charge``, loses the discharge's green
     draw ``f_t * D / eta_d`` and self-discharge, and holds at most the store's content. The
     objective's weights (:data:`GREEN_WEIGHTS`) give the green to IT, then to cooling and aux,
     then to storage: the order of spec section 3.
@@ -218,9 +219,15 @@ def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
     m.green_charge = pyo.Constraint(m.T, rule=lambda m, t: m.g_charge[t] <= m.ch[t])
     grid_green = d.alpha * d.grid_share
     f = d.discharge_green_fraction
+    # one meter nets import and export: what is exported leaves from the site's own supply,
+    # so it is taken off the green inflow of the site's loads. Otherwise importing and
+    # exporting in one slice would add alpha * grid_share of green per MWh to the LP's books
+    # that gti_core, reading the netted meters, never sees.
     m.green_in = pyo.Constraint(m.T, rule=lambda m, t: m.g_it[t] + m.g_nonit[t] + m.g_charge[t]
-                                + m.g_export[t] <= m.pv[t] + m.wind[t]
+                                <= m.pv[t] + m.wind[t] - m.exp[t]
                                 + float(grid_green[t]) * m.imp[t] + float(f[t]) * m.dis[t])
+    m.green_export_supply = pyo.Constraint(
+        m.T, rule=lambda m, t: m.g_export[t] <= m.pv[t] + m.wind[t] + m.dis[t])
     b = d.battery
     if b is None:
         return
