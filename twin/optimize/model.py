@@ -44,9 +44,9 @@ PENALTY = 1e4
 #: Tie-breaks: battery throughput [objective units per MWh], and the secondary objective.
 THROUGHPUT_TIEBREAK = 1e-4
 SECONDARY_WEIGHT = 1e-6
-#: ``gti``: what a MWh of export costs. Importing and exporting in one slice cannot happen at one
-#: meter (the engine nets them), but would add ``alpha * grid_share`` of green per MWh to the
-#: LP's books; a cost above that (shares are at most 1) keeps the plan physical.
+#: ``gti``: what a MWh of export costs. Export brings no green to the site's loads (the green
+#: constraints net it against the site's supply, as one meter nets import and export), so under
+#: ``gti`` it only has to be kept from happening for nothing: a cost above any green weight.
 GTI_EXPORT_COST = 1.0
 #: ``gti``: worth of a MWh of green to IT, to cooling and aux, and into storage. Cooling's weight
 #: lies between IT's and what a MWh of stored green can become (eta_c * eta_d of IT green), so
