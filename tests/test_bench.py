@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import ROOT
 from tests.test_cli import aidc
 from twin.bench import TABLE_COLUMNS, TIMING_COLUMNS, load_suite
-from twin.scenario import ScenarioError, load_raw, with_overrides
+from twin.overrides import with_overrides
+from twin.scenario import ScenarioError, load_raw
 
 SMOKE = ROOT / "tests" / "data" / "bench_smoke.yaml"
 

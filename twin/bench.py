@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from twin.scenario import ScenarioError, from_dict, load_raw, read_yaml, with_overrides
+from twin.overrides import with_overrides
+from twin.scenario import ScenarioError, from_dict, load_raw, read_yaml
 
 SUITES = Path(__file__).resolve().parents[1] / "scenarios" / "bench"
 

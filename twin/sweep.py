@@ -1,7 +1,7 @@
 """``aidc-twin sweep``: many variants of a scenario on Dask, into a catalog that survives crashes.
 
 A sweep file names a base scenario and the fields to vary, by their dotted paths in the scenario
-schema (as :func:`twin.scenario.with_overrides` takes them)::
+schema (as :func:`twin.overrides.with_overrides` takes them)::
 
     name: battery_alpha               # default: the file's name
     base: ../western_hub.yaml         # relative to the sweep file
@@ -35,7 +35,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin.scenario import ScenarioError, from_dict, load_raw, read_yaml, with_overrides
+from twin.overrides import with_overrides
+from twin.scenario import ScenarioError, from_dict, load_raw, read_yaml
 
 #: Catalog columns after the key: what a planner or policy team asks a sweep about.
 KPI_COLUMNS = ("gti_slice", "gti_aggregate", "level_slice", "level_aggregate", "gti_token",
