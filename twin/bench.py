@@ -206,10 +206,9 @@ def markdown(table: pd.DataFrame, board: pd.DataFrame, suite: dict, mach: dict) 
                      f"{r['mean_rank']:.2f} | {r['deadline_misses']:.0f} | "
                      f"{r['failed_runs']} |")
     cols = ["strategy", "gti_slice", "gti_aggregate", "gti_slice_gain_points",
-            "cost_usd", "cost_usd_vs_no_control", "grid_import_vs", "curtailed_mwh",
+            "cost_usd", "cost_usd_vs_no_control", "grid_import_mwh_vs_no_control", "curtailed_mwh",
             "peak_import_mw", "peak_import_mw_vs_no_control", "bess_equivalent_full_cycles",
             "deadline_misses", "tokens_late", "decision_ms_per_slice"]
-    cols = [c if c != "grid_import_vs" else "grid_import_mwh_vs_no_control" for c in cols]
     heads = ["strategy", "GTI slice", "GTI agg.", "gain [pts]", "cost [$]", "cost ratio",
              "import ratio", "curtailed [MWh]", "peak import [MW]", "peak ratio", "EFC",
              "misses", "late tokens", "decision [ms/slice]"]

@@ -378,6 +378,7 @@ def report(
 ) -> None:
     """Write a run's self-contained report.html again, or compare runs side by side."""
     from twin.report import compare_html, read_for_report, report_html
+    from twin.results import write_file
 
     loaded = []
     for r in runs:
@@ -394,24 +395,6 @@ def report(
         page, target = compare_html(loaded, labels), out or Path("results") / "compare.html"
     write_file(target, page)
     console.print(f"wrote {target}")
-
-
-def write_file(path: Path, text: str) -> None:
-    """Write one file atomically (a temporary file beside it, then a rename)."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @app.command()
@@ -461,6 +444,7 @@ def sweep(
                                     help="the sweep's folder (default results/sweeps/<name>)"),
 ) -> None:
     """Run every point of a sweep on Dask; resume where a killed sweep stopped."""
+    from twin.results import write_file
     from twin.sweep import heatmap_html, load_sweep, run_sweep
 
     if workers is not None and workers < 0:

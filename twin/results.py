@@ -44,6 +44,22 @@ def write_folder(run_dir: Path, writers: dict) -> Path:
     return run_dir
 
 
+def write_file(path: Path, data: str | bytes) -> Path:
+    """Write one file atomically: a temporary file beside it, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def json_writer(data: dict):
     return lambda path: path.write_text(json.dumps(data, indent=2, default=str) + "\n")
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from twin.overrides import with_overrides
+from twin.results import write_file
 from twin.scenario import ScenarioError, from_dict, load_raw, read_yaml
 
 #: Catalog columns after the key: what a planner or policy team asks a sweep about.
@@ -228,13 +229,6 @@ class Catalog:
         self.con.close()
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write a file atomically (temporary name beside it, then a rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def make_client(workers: int | None, scheduler: str | None):
     """A Dask client: on an existing scheduler, or on a LocalCluster of ``workers``
     single-threaded processes (default: one per core)."""
@@ -286,7 +280,7 @@ def run_sweep(sweep: dict, out_dir: Path, catalog_path: Path, workers: int | Non
             meters_path = None
             if result["status"] == "ok":
                 target = folder / "points" / f"{p.key}.parquet"
-                _write_bytes(target, result.pop("meters"))
+                write_file(target, result.pop("meters"))
                 meters_path = str(target)
             cat.record(sweep["name"], p, result, meters_path)
             counts[result["status"]] += 1
