@@ -46,18 +46,19 @@ def candidates(days: int = 30) -> dict:
     d = horizon_data(inp, 0.45)
 
     def ours():
-        CompiledLP(build_model(d, "cost"))
+        CompiledLP(build_model(d, "cost").model)
 
     def persistent(name):
         def go():
             opt = pyo.SolverFactory(name)
-            opt.set_instance(build_model(d, "cost"))
+            opt.set_instance(build_model(d, "cost").model)
         return go
 
     def lp_file():
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "m.lp")
-            build_model(d, "cost").write(path, io_options={"symbolic_solver_labels": False})
+            build_model(d, "cost").model.write(
+                path, io_options={"symbolic_solver_labels": False})
             h = highspy.Highs()
             h.setOptionValue("output_flag", False)
             h.readModel(path)
@@ -79,7 +80,7 @@ def oracle_year() -> dict:
     inp = build_site_inputs(scenario(None), 0)
     t0 = time.perf_counter()
     d = horizon_data(inp, 0.45)
-    m = build_model(d, "cost")
+    m = build_model(d, "cost").model
     build = time.perf_counter() - t0
     lp = CompiledLP(m)
     lp.solve()

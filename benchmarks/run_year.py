@@ -1,44 +1,115 @@
 """One year of the default scenario at 15 minutes: inputs, SimPy simulation, scoring.
 
 Medians of several runs; the ratio is against the same year at 60 minutes run in this process.
+With ``--baseline REV`` the same year is also timed on commit ``REV`` (checked out with ``git
+worktree`` into a temporary folder) and on this tree, in fresh processes that take turns, so that
+both see the same machine at the same time: ``before_after`` records the medians and their ratio.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import record  # noqa: E402
-from twin.run import simulate  # noqa: E402
-from twin.scenario import from_dict, load  # noqa: E402
 
 REPEATS = 3
+#: The stages of a run that ``summary.json`` times, in order; they add up to the run's core.
+STAGES = ("inputs_s", "simulate_s", "power_flow_s", "score_s")
+#: Rounds of the before/after comparison; each round runs REPEATS years per tree.
+ROUNDS = 2
+#: Times one year with whatever ``twin`` is first on the path; prints its timings as JSON.
+_ONE_TREE = """
+import json, sys, time
+from pathlib import Path
+from twin.run import simulate
+from twin.scenario import load
+scn = load(Path(sys.argv[1]))
+runs = []
+for _ in range(int(sys.argv[2])):
+    t0 = time.perf_counter()
+    res = simulate(scn)
+    wall = time.perf_counter() - t0
+    t = res.summary["timings_s"]
+    runs.append({"inputs_s": t["inputs_s"], "simulate_s": t["simulate_s"],
+                 "power_flow_s": t["power_flow_s"], "score_s": t["score_s"], "wall_s": wall})
+print(json.dumps(runs))
+"""
 
 
 def timings(minutes: int) -> dict[str, float]:
-    scn = load(Path(__file__).resolve().parents[1] / "scenarios" / "western_hub.yaml")
+    from twin.run import simulate
+    from twin.scenario import from_dict, load
+
+    scn = load(ROOT / "scenarios" / "western_hub.yaml")
     raw = scn.model_dump(exclude={"base_dir"})
     raw["slice_minutes"] = minutes
     scn = from_dict(raw, base_dir=scn.base_dir)
     runs = [simulate(scn).summary["timings_s"] for _ in range(REPEATS)]
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    return {k: statistics.median(r[k] for r in runs) for k in STAGES}
+
+
+def _tree_runs(tree: Path) -> list[dict]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, "-c", _ONE_TREE,
+                          str(ROOT / "scenarios" / "western_hub.yaml"), str(REPEATS)],
+                         cwd=tree, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def before_after(rev: str) -> dict:
+    """The default year on ``rev`` and on this tree, in turns [s]."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), rev],
+                       check=True, capture_output=True)
+        try:
+            before, after = [], []
+            for _ in range(ROUNDS):
+                before += _tree_runs(base)
+                after += _tree_runs(ROOT)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                           check=True, capture_output=True)
+
+    def medians(runs: list[dict]) -> dict:
+        return {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]}
+
+    b, a = medians(before), medians(after)
+    return {"baseline_rev": rev, "runs_each": len(before), "median_s_before": b,
+            "median_s_after": a, "core_s_before": round(b["wall_s"], 3),
+            "core_s_after": round(a["wall_s"], 3),
+            "after_over_before": round(a["wall_s"] / b["wall_s"], 3)}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="a commit to time the same year on, in turns")
+    args = parser.parse_args()
     t15, t60 = timings(15), timings(60)
     total15, total60 = sum(t15.values()), sum(t60.values())
-    path = record("run_year", {
+    figures = {
         "what": "western_hub, one year, greedy strategy: inputs (weather, pvlib, windpowerlib, "
                 "workload), SimPy simulation, invariants and gti_core scoring",
         "repeats": REPEATS,
         "median_s_15min": t15,
         "median_s_60min": t60,
         "total_15_over_60_ratio": round(total15 / total60, 2),
-    })
-    print(f"15 min: {t15}  60 min: {t60}  ratio {total15 / total60:.2f}; wrote {path}")
+    }
+    if args.baseline:
+        figures["before_after"] = before_after(args.baseline)
+    path = record("run_year", figures)
+    print(json.dumps(figures, indent=2))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ def main() -> None:
         m["site"] = f"site-{k}"
         m[list(ENERGY_COLUMNS)] *= scale
         sites.append(m)
-        params.append(replace(p0, storage=replace(p0.storage,
-                                                  initial_mwh=p0.storage.initial_mwh * scale)))
+        storage = replace(p0.storage, initial_soc_mwh=p0.storage.initial_soc_mwh * scale)
+        params.append(replace(p0, storage=storage))
     one, one_runs = median_seconds(lambda: score_site(sites[0], params[0]), REPEATS)
     ten, ten_runs = median_seconds(
         lambda: [score_site(m, p) for m, p in zip(sites, params, strict=True)], REPEATS)

@@ -28,7 +28,13 @@ from benchmarks._common import RESULTS, record  # noqa: E402
 from twin.inputs import build_site_inputs  # noqa: E402
 from twin.optimize.data import horizon_data  # noqa: E402
 from twin.optimize.periods import typical_days  # noqa: E402
-from twin.optimize.sizing import Sizer, SizingResult, per_mw_profiles, sizing_costs  # noqa: E402
+from twin.optimize.sizing import (  # noqa: E402
+    Plant,
+    Sizer,
+    SizingResult,
+    per_mw_profiles,
+    sizing_costs,
+)
 from twin.scenario import load  # noqa: E402
 from twin.size_run import _scenario_at  # noqa: E402
 
@@ -46,8 +52,9 @@ def problem(minutes: int, days: int | None) -> dict:
     b = at.sites[0].battery
     return {"d": d, "pv": cf_pv, "wind": cf_wind, "costs": sizing_costs(scn.sizing),
             "start": inp.index[0],
-            "storage": dict(min_frac=b.min_soc_fraction, max_frac=b.max_soc_fraction,
-                            start_frac=b.initial_soc_fraction)}
+            "storage": dict(min_soc_fraction=b.min_soc_fraction,
+                            max_soc_fraction=b.max_soc_fraction,
+                            initial_soc_fraction=b.initial_soc_fraction)}
 
 
 def _r(value: float, digits: int):
@@ -80,7 +87,7 @@ def typical(p: dict, k: int, optimum: SizingResult | None = None,
     s = Sizer(d_tp, pv_tp, wind_tp, p["costs"], "slice", TARGET, periods=tp, **p["storage"])
     r = s.solve(TARGET)
     t2 = time.perf_counter()
-    fixed = {n: getattr(r, n) for n in Sizer.CAPACITIES}
+    fixed = Plant.of(r)
     check = Sizer(p["d"], p["pv"], p["wind"], p["costs"], "slice", TARGET, fixed=fixed,
                   time_limit_s=check_limit_s, **p["storage"]).solve(TARGET)
     out = {"typical_days": k, "slices": d_tp.n, "columns": s.lp.h.getNumCol(),

@@ -29,7 +29,7 @@ class StorageParams:
         eta_c and eta_d [fraction].
     self_discharge_per_slice : float
         Share of the content lost per slice [fraction].
-    initial_mwh : float
+    initial_soc_mwh : float
         Stored energy at the start of the period [MWh].
     initial_green_fraction : float
         Green share of that content [fraction] (spec: grey unless the scenario says otherwise).
@@ -40,7 +40,7 @@ class StorageParams:
     charge_efficiency: float = 1.0
     discharge_efficiency: float = 1.0
     self_discharge_per_slice: float = 0.0
-    initial_mwh: float = 0.0
+    initial_soc_mwh: float = 0.0
     initial_green_fraction: float = 0.0
     rule: str = "pooled"
 
@@ -140,12 +140,12 @@ def storage_provenance(
     sc = scale.tolist()
     out_green = np.zeros(n)
     active = np.flatnonzero((chg > 0.0) | (dis > 0.0))
-    g0 = params.initial_mwh * params.initial_green_fraction
-    y0 = params.initial_mwh - g0
+    g0 = params.initial_soc_mwh * params.initial_green_fraction
+    y0 = params.initial_soc_mwh - g0
     pooled = params.rule == "pooled"
     # fifo: layers [green, grey], oldest first, scaled like the totals
     layers: deque[list[float]] = deque()
-    if not pooled and params.initial_mwh > 0.0:
+    if not pooled and params.initial_soc_mwh > 0.0:
         layers.append([g0, y0])
     total_g, total_y = g0, y0
     chg_l, dis_l = chg.tolist(), dis.tolist()

@@ -19,13 +19,13 @@ from gti_core.tokens import (
 )
 
 STORAGE_KEYS = ("charge_efficiency", "discharge_efficiency", "self_discharge_per_slice",
-                "initial_storage_mwh", "initial_storage_green_fraction")
+                "initial_soc_mwh", "initial_green_fraction")
 
 
 def storage_block(p: AccountingParams) -> dict[str, float]:
     s = p.storage
     return dict(zip(STORAGE_KEYS, (s.charge_efficiency, s.discharge_efficiency,
-                                   s.self_discharge_per_slice, s.initial_mwh,
+                                   s.self_discharge_per_slice, s.initial_soc_mwh,
                                    s.initial_green_fraction), strict=True))
 
 

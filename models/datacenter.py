@@ -1,9 +1,8 @@
-"""GPU fleet -> IT power, and facility (cooling, auxiliaries) as a function of ambient temperature.
+"""GPU types and their power, the GPUs a stream reserves, and cooling against ambient temperature.
 
-IT energy of a slice = energy of the tokens served (busy GPU time) + idle GPU time at idle power,
-both times ``1 + host_overhead_fraction`` for the node's CPUs, memory, NICs, fans and storage.
 A busy GPU-second draws ``serving_w``; so serving tokens of GPU energy ``E`` occupies
-``E / serving_w`` GPU-seconds, which is how work competes for the fleet's GPUs.
+``E / serving_w`` GPU-seconds, which is how work competes for the fleet's GPUs. IT energy from
+work and idle GPUs, with the node's host overhead, is :mod:`models.site`'s.
 """
 
 from __future__ import annotations
@@ -83,11 +82,6 @@ def gpu_type(name: str) -> GPUType:
             from None
 
 
-def busy_gpu_seconds(gpu_energy_j, gpu: GPUType):
-    """GPU-seconds occupied by work of the given GPU energy [s]."""
-    return gpu_energy_j / gpu.serving_w
-
-
 def reserved_gpus(busy_gpu_s, slice_s: float, gpus: int) -> int:
     """GPUs kept for a stream of work: its busiest slice, rounded up, at most the fleet [GPUs].
 
@@ -102,26 +96,6 @@ def reserved_gpus(busy_gpu_s, slice_s: float, gpus: int) -> int:
     """
     peak = float(np.max(busy_gpu_s, initial=0.0)) / slice_s
     return min(int(np.ceil(peak - 1e-9)), gpus)
-
-
-def it_energy_mwh(gpu_energy_j, idle_gpu_seconds, gpu: GPUType):
-    """IT energy of a slice: served work plus idle GPUs, with host overhead [MWh].
-
-    Parameters
-    ----------
-    gpu_energy_j : float or numpy.ndarray
-        GPU energy of the work served [J].
-    idle_gpu_seconds : float or numpy.ndarray
-        GPU-seconds no work occupied [s].
-    gpu : GPUType
-
-    Returns
-    -------
-    float or numpy.ndarray
-        ``(E_work + idle_s * idle_w) * (1 + host_overhead) / 3.6e9`` [MWh].
-    """
-    return ((gpu_energy_j + idle_gpu_seconds * gpu.idle_w)
-            * (1.0 + gpu.host_overhead_fraction) / J_PER_MWH)
 
 
 def cooling_fraction_from_dry_bulb(temp_air_c: np.ndarray, free_cooling_max_temp_c: float,

@@ -118,7 +118,7 @@ def _expand_parallel(net: pp.pandapowerNet) -> None:
     """Replace each line or transformer with ``parallel = k`` by k identical rows (the same
     physics; lightsim2grid's converter takes single circuits only)."""
     for table in ("line", "trafo"):
-        frame = getattr(net, table)
+        frame = net[table]  # pandapower keeps its element tables by name
         multi = frame[frame["parallel"] > 1]
         for idx, row in multi.iterrows():
             frame.at[idx, "parallel"] = 1

@@ -13,8 +13,9 @@ from gti_core.meters import MeterError, balance_gap_mwh, check_meters
 from models.datacenter import GPUType
 from models.tokens import TokenEnergy
 from models.workloads import BatchJob, TrainingJob
-from tests.conftest import meter_table
+from tests.conftest import SCENARIOS, meter_table
 from twin.dispatch import Setpoints, make_strategy
+from twin.dispatch.base import RuleStrategy
 from twin.engine import SimulationError, simulate_site
 from twin.inputs import SiteInputs
 
@@ -166,7 +167,7 @@ TRAIN = TrainingJob("T", gpus=1, tokens=7200.0, j_per_token=700.0, tokens_per_s=
 DUE = BatchJob("B", 0, 2, 0.0, 7920 * 600.0)
 
 
-class PauseTrainingInSlice1:
+class PauseTrainingInSlice1(RuleStrategy):
     """Greedy, except that it pauses every training job in slice 1."""
 
     name = "pause-in-slice-1"
@@ -240,3 +241,35 @@ def test_a_training_job_larger_than_the_pool_is_refused():
     big = dataclasses.replace(TRAIN, gpus=3)
     with pytest.raises(SimulationError, match=r"training job T: needs 3 GPUs, but only 2"):
         simulate_site(tiny_site(training_jobs=(big,)), make_strategy("greedy"))
+
+
+def test_two_sites_in_one_environment_run_as_each_does_alone():
+    # The default campus (greedy) and the Colorado desert site (threshold), 3 days each, share
+    # one SimPy environment and no process: each site's meters, task energy and task records
+    # are those of running it alone, to the last digit.
+    from twin.engine import simulate_sites
+    from twin.inputs import build_site_inputs
+    from twin.run import accounting_params, strategy_options
+    from twin.scenario import from_dict, load
+
+    def site(file: str, strategy: str):
+        scn = load(SCENARIOS / file)
+        raw = scn.model_dump(exclude={"base_dir"})
+        raw["horizon_days"] = 3
+        scn = from_dict(raw, base_dir=scn.base_dir)
+        inp = build_site_inputs(scn, 0)
+        return inp, lambda: make_strategy(strategy, strategy_options(
+            scn, accounting_params(scn, inp)))
+
+    (a, new_a), (b, new_b) = site("western_hub.yaml", "greedy"), site("colorado_desert.yaml",
+                                                                      "threshold")
+    b = dataclasses.replace(b, name="desert")  # both scenarios call their site "campus"
+    together = simulate_sites([(a, new_a()), (b, new_b())])
+    alone = [simulate_site(a, new_a()), simulate_site(b, new_b())]
+    for shared, single in zip(together, alone, strict=True):
+        pd.testing.assert_frame_equal(shared.meters, single.meters, check_exact=True)
+        pd.testing.assert_frame_equal(shared.task_energy, single.task_energy, check_exact=True)
+        pd.testing.assert_frame_equal(shared.tasks, single.tasks, check_exact=True)
+        np.testing.assert_array_equal(shared.soc_mwh, single.soc_mwh)
+        assert shared.events == single.events
+    assert together[0].meters["site"].iloc[0] != together[1].meters["site"].iloc[0]

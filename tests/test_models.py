@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import battery, datacenter, grid, workloads
+from models import battery, datacenter, grid, site, workloads
 from twin.scenario import BatchConfig, InteractiveConfig, TariffConfig
 
 
@@ -32,7 +32,7 @@ def test_cooling_curve_and_it_energy():
     np.testing.assert_allclose(f, [0.06, 0.06, 0.06 + 5 * 0.012, 0.35])
     gpu = datacenter.gpu_type("H100-SXM")
     # 3.6e9 J of work + 1,000 idle GPU-s at 75 W, times 1.35 -> (3.6e9 + 7.5e4) * 1.35 / 3.6e9
-    assert datacenter.it_energy_mwh(3.6e9, 1000.0, gpu) == pytest.approx(
+    assert site.it_energy_mwh(3.6e9, 1000.0, gpu) == pytest.approx(
         (3.6e9 + 7.5e4) * 1.35 / 3.6e9)
 
 

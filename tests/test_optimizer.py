@@ -27,17 +27,18 @@ def four_hours(price, pv=(0, 0, 0, 0), share=(0, 0, 0, 0)) -> HorizonData:
     battery at 90% each way, starting empty; 10 MW import, no export."""
     z = np.zeros(4)
     return HorizonData(
-        dt_h=1.0, pv_avail=np.array(pv, float), wind_avail=z, it_base=np.ones(4),
+        dt_h=1.0, pv_avail_mwh=np.array(pv, float), wind_avail_mwh=z, it_base_mwh=np.ones(4),
         nonit_per_it=z, batch_mwh_per_gpu_s=0.0, free_gpu_s=z, release_gpu_s=z,
-        not_due_gpu_s=z, backlog0_gpu_s=0.0, price=np.array(price, float), export_price=0.0,
-        grid_share=np.array(share, float), alpha=0.45, max_import=10.0, max_export=0.0,
-        battery=BAT, soc0=0.0, initial_green_fraction=0.0, soc_end_min=None,
-        discharge_green_fraction=np.ones(4))
+        not_due_gpu_s=z, backlog_init_gpu_s=0.0, price_usd_per_mwh=np.array(price, float),
+        export_price_usd_per_mwh=0.0, grid_share=np.array(share, float), alpha=0.45,
+        max_import_mwh=10.0, max_export_mwh=0.0, battery=BAT, initial_soc_mwh=0.0,
+        initial_green_fraction=0.0, soc_end_min_mwh=None, discharge_green_fraction=np.ones(4))
 
 
 def solve(d: HorizonData, objective: str):
-    lp = CompiledLP(build_model(d, objective))
-    return plan_values(lp, lp.solve(), d)
+    h = build_model(d, objective)
+    lp = CompiledLP(h.model)
+    return plan_values(lp, lp.solve(), h, d)
 
 
 def test_storage_arbitrage_matches_the_hand_optimum():
@@ -45,10 +46,10 @@ def test_storage_arbitrage_matches_the_hand_optimum():
     # 81 - 20 = 61 $, so charge the full 1 MW in hours 0 and 2 (content 0.9 MWh) and discharge
     # 0.81 MWh in hours 1 and 3. Imports: 2, 0.19, 2, 0.19 MWh; cost 40 + 19 + 40 + 19 = 118 $.
     v = solve(four_hours([20, 100, 20, 100]), "cost")
-    np.testing.assert_allclose(v["ch"], [1, 0, 1, 0], atol=1e-9)
-    np.testing.assert_allclose(v["dis"], [0, 0.81, 0, 0.81], atol=1e-9)
-    np.testing.assert_allclose(v["imp"], [2, 0.19, 2, 0.19], atol=1e-9)
-    assert float(v["imp"] @ np.array([20, 100, 20, 100])) == pytest.approx(118.0)
+    np.testing.assert_allclose(v.charge_mwh, [1, 0, 1, 0], atol=1e-9)
+    np.testing.assert_allclose(v.discharge_mwh, [0, 0.81, 0, 0.81], atol=1e-9)
+    np.testing.assert_allclose(v.import_mwh, [2, 0.19, 2, 0.19], atol=1e-9)
+    assert float(v.import_mwh @ np.array([20, 100, 20, 100])) == pytest.approx(118.0)
 
 
 def test_storing_green_matches_the_hand_optimum_and_gti_core():
@@ -56,18 +57,20 @@ def test_storing_green_matches_the_hand_optimum_and_gti_core():
     # limit), the last 1 MWh is curtailed; 0.81 MWh comes back later. GTI = (1 + 0.81) / 4.
     d = four_hours([50] * 4, pv=(3, 0, 0, 0))
     v = solve(d, "gti")
-    assert v["g_it"].sum() / v["it"].sum() == pytest.approx((1 + 0.81) / 4)
-    assert v["dis"].sum() == pytest.approx(0.81)
+    assert v.green_it_mwh.sum() / v.it_mwh.sum() == pytest.approx((1 + 0.81) / 4)
+    assert v.discharge_mwh.sum() == pytest.approx(0.81)
     # gti_core colours the same flows the same way
     import pandas as pd
 
     meters = pd.DataFrame({
         "time": pd.date_range("2023-06-01", periods=4, freq="60min", tz="UTC"), "site": "s",
-        "grid_share": 0.0, "pv_mwh": v["pv"], "wind_mwh": 0.0,
-        "curtailed_mwh": 3 - v["pv"].sum() + 0 * v["pv"], "grid_import_mwh": v["imp"],
-        "grid_export_mwh": 0.0, "bess_charge_mwh": v["ch"], "bess_discharge_mwh": v["dis"],
-        "it_mwh": v["it"], "cooling_mwh": 0.0, "aux_mwh": 0.0, "facility_mwh": v["it"]})
-    meters["curtailed_mwh"] = [3 - v["pv"][0], 0, 0, 0]
+        "grid_share": 0.0, "pv_mwh": v.pv_mwh, "wind_mwh": 0.0,
+        "curtailed_mwh": 3 - v.pv_mwh.sum() + 0 * v.pv_mwh,
+        "grid_import_mwh": v.import_mwh,
+        "grid_export_mwh": 0.0, "bess_charge_mwh": v.charge_mwh,
+        "bess_discharge_mwh": v.discharge_mwh,
+        "it_mwh": v.it_mwh, "cooling_mwh": 0.0, "aux_mwh": 0.0, "facility_mwh": v.it_mwh})
+    meters["curtailed_mwh"] = [3 - v.pv_mwh[0], 0, 0, 0]
     storage = StorageParams(charge_efficiency=0.9, discharge_efficiency=0.9)
     score = score_site(meters, AccountingParams(alpha=0.45, storage=storage))
     assert score.gti_slice == pytest.approx((1 + 0.81) / 4, abs=1e-9)

@@ -83,7 +83,7 @@ def test_green_out_of_storage_bounded_by_green_in(case, alpha, allocation):
     meters, storage = case
     s = score_site(meters, AccountingParams(alpha, allocation, storage))
     sl = s.slices
-    initial_green = storage.initial_mwh * storage.initial_green_fraction
+    initial_green = storage.initial_soc_mwh * storage.initial_green_fraction
     bound = initial_green + storage.charge_efficiency * storage.discharge_efficiency * \
         sl["g_charge"].sum()
     assert sl["green_out_mwh"].sum() <= bound + TOL

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from models.battery import BatteryParams
 from tests.conftest import SCENARIOS
 from tests.test_optimizer import four_hours
 from twin.optimize.sizing import Sizer, SizingCosts, TechCost, crf
@@ -18,9 +19,18 @@ COSTS = SizingCosts(pv=TechCost(100.0), wind=TechCost(100.0, 0.0), bess_power=Te
                     bess_energy=TechCost(20.0))
 
 
+#: The sized battery's efficiencies (95 % each way, no self-discharge); sizing chooses its
+#: power and energy, so those two fields do not matter.
+BAT95 = BatteryParams(power_mw=1.0, energy_mwh=1.0, charge_efficiency=0.95,
+                      discharge_efficiency=0.95, min_soc_mwh=0.0, max_soc_mwh=1.0,
+                      self_discharge_per_slice=0.0)
+
+
 def flat_load(**over):
-    """4 hourly slices of 1 MWh IT, free grid energy, exports allowed, no battery yet."""
-    return dataclasses.replace(four_hours([0.0] * 4), battery=None, max_export=10.0, **over)
+    """4 hourly slices of 1 MWh IT, free grid energy, exports allowed, a battery of 95 %
+    efficiency each way to be sized."""
+    return dataclasses.replace(four_hours([0.0] * 4), battery=BAT95, max_export_mwh=10.0,
+                               **over)
 
 
 def test_capital_recovery_factor():
@@ -117,9 +127,10 @@ def hourly_days(*days, **over) -> tuple:
 
     n = 24 * len(days)
     z = np.zeros(n)
-    d = dataclasses.replace(four_hours([0.0] * 4), pv_avail=z, wind_avail=z, it_base=np.ones(n),
-                            nonit_per_it=z, free_gpu_s=z, release_gpu_s=z, not_due_gpu_s=z,
-                            price=z, grid_share=z, battery=BAT, max_export=10.0,
+    d = dataclasses.replace(four_hours([0.0] * 4), pv_avail_mwh=z, wind_avail_mwh=z,
+                            it_base_mwh=np.ones(n), nonit_per_it=z, free_gpu_s=z,
+                            release_gpu_s=z, not_due_gpu_s=z, price_usd_per_mwh=z,
+                            grid_share=z, battery=BAT, max_export_mwh=10.0,
                             discharge_green_fraction=np.ones(n), **over)
     return d, np.concatenate(days), z
 
@@ -134,9 +145,9 @@ def test_typical_days_that_are_exact_reproduce_the_chronological_optimum():
     tp, d_tp, pv_tp, wind_tp = typical_days(d, pv, wind, 2)
     assert tp.weights.tolist() == [2.0, 2.0]
     assert tp.assignments[0] == tp.assignments[2] != tp.assignments[1] == tp.assignments[3]
-    full = Sizer(d, pv, wind, COSTS, "slice", 0.6, min_frac=0.0, max_frac=1.0, start_frac=0.0)
-    typ = Sizer(d_tp, pv_tp, wind_tp, COSTS, "slice", 0.6, periods=tp, min_frac=0.0,
-                max_frac=1.0, start_frac=0.0)
+    args = dict(min_soc_fraction=0.0, max_soc_fraction=1.0, initial_soc_fraction=0.0)
+    full = Sizer(d, pv, wind, COSTS, "slice", 0.6, **args)
+    typ = Sizer(d_tp, pv_tp, wind_tp, COSTS, "slice", 0.6, periods=tp, **args)
     for target in (0.3, 0.6):
         a, b = full.solve(target), typ.solve(target)
         assert a.status == b.status == "optimal"
@@ -155,13 +166,14 @@ def test_green_needed_on_dark_days_is_carried_across_days_by_hand():
 
     d, pv, wind = hourly_days(SUN, SUN, DARK, DARK)
     tp, d_tp, pv_tp, wind_tp = typical_days(d, pv, wind, 2)
-    args = dict(min_frac=0.0, max_frac=1.0, start_frac=0.0)
+    args = dict(min_soc_fraction=0.0, max_soc_fraction=1.0, initial_soc_fraction=0.0)
     typ = Sizer(d_tp, pv_tp, wind_tp, COSTS, "slice", 0.5, periods=tp, **args)
     r = typ.solve(0.5)
     assert r.pv_mw == pytest.approx(2 + 24 / 9.72, abs=1e-6)
-    x = typ.lp.h.getSolution().col_value
+    x = typ.lp.solution()
     dark = [k for k in range(2) if tp.weights[k] and pv_tp[24 * k:24 * k + 24].sum() == 0][0]
-    assert typ.lp.values(np.asarray(x), "dis", range(24 * dark, 24 * dark + 24)).sum() > 1.0
+    discharge = typ.sm.dispatch.storage.discharge_mwh
+    assert typ.lp.values(x, discharge, range(24 * dark, 24 * dark + 24)).sum() > 1.0
     # both sunny days must operate alike, which the chronological LP need not: the typical-day
     # plan is feasible for the real days, so it never costs less than the real optimum
     full = Sizer(d, pv, wind, COSTS, "slice", 0.5, **args).solve(0.5)
@@ -174,7 +186,7 @@ def test_rigid_training_queues_for_the_pool():
     from twin.optimize.periods import rigid_training
 
     def job(name, release, slices):
-        return TrainingData(job_id=name, gpus=8, release=release, deadline=10,
+        return TrainingData(job_id=name, gpus=8, release_slice=release, deadline_slice=10,
                             required_tokens=100.0 * slices, tokens_per_slice=100.0,
                             pause_tokens=0.0, it_mwh_per_slice=2.0, gpu_s_per_slice=8.0,
                             pausable=True)

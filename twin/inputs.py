@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from models import datacenter, grid, pv, tokens, weather, wind, workloads
+from models import site as physics
 from models.battery import BatteryParams, battery_params
 from twin.scenario import PVConfig, Scenario, ScenarioError, SiteConfig, WindConfig
 
@@ -59,8 +61,28 @@ class SiteInputs:
         return self.slice_minutes / 60.0
 
     @property
+    def slice_s(self) -> float:
+        return self.slice_minutes * 60.0
+
+    @property
     def gpu_seconds_per_slice(self) -> float:
         return self.gpus * self.slice_minutes * 60.0
+
+    @cached_property
+    def interactive_gpu_energy_j(self) -> np.ndarray:
+        """GPU energy of the interactive tokens of each slice [J]."""
+        return tokens.gpu_energy_j(self.interactive_tokens_in, self.interactive_tokens_out,
+                                   self.interactive_energy)
+
+    @cached_property
+    def interactive_busy_gpu_s(self) -> np.ndarray:
+        """GPU-seconds interactive inference occupies in each slice [s]."""
+        return physics.busy_gpu_s(self.interactive_gpu_energy_j, self.gpu)
+
+    @cached_property
+    def training_pool_gpus(self) -> int:
+        """GPUs left for training beside interactive inference's busiest slice."""
+        return physics.training_pool_gpus(self.interactive_busy_gpu_s, self.slice_s, self.gpus)
 
 
 def _check_interactive_fits(k: int, busy_s: np.ndarray, capacity_s: float,
@@ -74,14 +96,13 @@ def _check_interactive_fits(k: int, busy_s: np.ndarray, capacity_s: float,
             "(lower the rate or add datacenter.nodes)")
 
 
-def _token_energy(site: SiteConfig, stream: str) -> tokens.TokenEnergy:
-    """Energy per token of an inference stream's model on the site's GPUs."""
-    wl = site.workload
+def _token_energy(site: SiteConfig, model: str, field: str) -> tokens.TokenEnergy:
+    """Energy per token of an inference stream's model on the site's GPUs; errors name
+    ``workload.<field>``."""
     try:
-        return tokens.token_energy(getattr(wl, stream).model, site.datacenter.gpu,
-                                   wl.token_energy_method)
+        return tokens.token_energy(model, site.datacenter.gpu, site.workload.token_energy_method)
     except ValueError as err:
-        raise ValueError(f"workload.{stream}.{err}") from None
+        raise ValueError(f"workload.{field}.{err}") from None
 
 
 def _training_jobs(site: SiteConfig, gpu: datacenter.GPUType, sm: int, n: int,
@@ -185,15 +206,16 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         wind_avail = wind_mw(site.wind) if site.wind else np.zeros(len(index))
         share, price, carbon = _grid_signals(scn, site, frame, w, wind_mw)
         gpu = datacenter.gpu_type(dc.gpu)
-        inter_e = _token_energy(site, "interactive")
-        batch_e = _token_energy(site, "batch") if site.workload.batch else None
+        wl = site.workload
+        inter_e = _token_energy(site, wl.interactive.model, "interactive")
+        batch_e = _token_energy(site, wl.batch.model, "batch") if wl.batch else None
         tin, out = _interactive_tokens(scn, site, index, w.utc_offset_h)
     except (FileNotFoundError, ValueError) as err:
         raise ScenarioError(f"sites[{k}].{err}") from None
     gpus = dc.nodes * dc.gpus_per_node
-    busy = datacenter.busy_gpu_seconds(tokens.gpu_energy_j(tin, out, inter_e), gpu)
+    busy = physics.busy_gpu_s(tokens.gpu_energy_j(tin, out, inter_e), gpu)
     _check_interactive_fits(k, busy, gpus * sm * 60.0, index)
-    pool = gpus - datacenter.reserved_gpus(busy, sm * 60.0, gpus)
+    pool = physics.training_pool_gpus(busy, sm * 60.0, gpus)
     try:
         training = _training_jobs(site, gpu, sm, len(index), pool)
     except ValueError as err:

@@ -1,7 +1,8 @@
 """Invariants checked after every simulation; a violation is an error, never a result.
 
 - energy balance per slice at every site bus (gti_core.meters.check_meters, spec section 1);
-- battery content within its SoC window in every slice;
+- battery content within its SoC window in every slice, and equal to the battery's own recursion
+  (:func:`models.battery.battery_step`) over the metered charge and discharge;
 - green conservation through storage: green discharged <= initial green + eta_c * eta_d * green
   charged (spec section 4), and both pools within [0, capacity];
 - tokens x energy per token = the tasks' IT energy (training adds its checkpoint and reload time
@@ -14,7 +15,8 @@ import numpy as np
 
 from gti_core.meters import check_meters
 from gti_core.score import SiteScore
-from models.datacenter import J_PER_MWH
+from models.battery import battery_step
+from models.site import host_energy_mwh
 from models.tokens import gpu_energy_j
 from twin.engine import SiteRun
 from twin.inputs import SiteInputs
@@ -43,6 +45,23 @@ def check_soc_window(run: SiteRun, inp: SiteInputs) -> None:
                              f"[{floor[i]:g}, {hi:g}] at {inp.index[i]}")
 
 
+def check_soc_recursion(run: SiteRun, inp: SiteInputs) -> None:
+    """The recorded content follows the battery's recursion over the metered charge and
+    discharge, slice by slice from the initial content."""
+    if inp.battery is None:
+        return
+    charge = run.meters["bess_charge_mwh"].to_numpy()
+    discharge = run.meters["bess_discharge_mwh"].to_numpy()
+    soc = inp.initial_soc_mwh
+    for i in range(inp.n):
+        soc = battery_step(soc, charge[i], discharge[i], inp.battery)
+        if abs(soc - run.soc_mwh[i]) > ENERGY_ATOL_MWH:
+            raise InvariantError(f"{run.site}: battery content {run.soc_mwh[i]:.6f} MWh at "
+                                 f"{inp.index[i]}, but its charge and discharge give "
+                                 f"{soc:.6f} MWh")
+        soc = run.soc_mwh[i]
+
+
 def check_green_storage(score: SiteScore, inp: SiteInputs) -> None:
     s = score.slices
     cap = inp.battery.energy_mwh if inp.battery else 0.0
@@ -69,7 +88,6 @@ def check_token_energy(run: SiteRun, inp: SiteInputs) -> None:
     """Tokens x energy per token (plus a training job's checkpoint and reload time at idle power)
     = each kind's IT energy."""
     te = run.task_energy
-    host = 1.0 + inp.gpu.host_overhead_fraction
     records = run.tasks.set_index("task_id")
     kind = te["task_id"].map(records["kind"]).to_numpy()
     checks = [(kind == "interactive", inp.interactive_energy.model,
@@ -86,7 +104,7 @@ def check_token_energy(run: SiteRun, inp: SiteInputs) -> None:
                        if tj.job_id in records.index else 0.0))
     for mask, name, gpu_j in checks:
         sub = te[mask]
-        expected = float(gpu_j(sub) * host / J_PER_MWH)
+        expected = float(host_energy_mwh(gpu_j(sub), inp.gpu))
         got = float(sub["it_mwh"].sum())
         if abs(expected - got) > ENERGY_ATOL_MWH + 1e-9 * abs(expected):
             raise InvariantError(f"{run.site}: tokens x energy per token = {expected:.6f} MWh but "
@@ -106,5 +124,6 @@ def check_all(run: SiteRun, score: SiteScore, inp: SiteInputs) -> None:
     except ValueError as err:
         raise InvariantError(f"{run.site}: {err}") from None
     check_soc_window(run, inp)
+    check_soc_recursion(run, inp)
     check_green_storage(score, inp)
     check_token_energy(run, inp)

@@ -13,7 +13,7 @@ from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from twin import __version__
 from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
 from twin.dispatch import REGISTRY, StrategyOptions, make_strategy
-from twin.engine import SiteRun, simulate_site
+from twin.engine import SiteRun, simulate_sites
 from twin.inputs import SiteInputs, build_site_inputs
 from twin.invariants import check_all
 from twin.optimize.data import horizon_data
@@ -54,7 +54,7 @@ def accounting_params(scn: Scenario, inp: SiteInputs) -> AccountingParams:
         charge_efficiency=b.charge_efficiency if b else 1.0,
         discharge_efficiency=b.discharge_efficiency if b else 1.0,
         self_discharge_per_slice=b.self_discharge_per_slice if b else 0.0,
-        initial_mwh=inp.initial_soc_mwh,
+        initial_soc_mwh=inp.initial_soc_mwh,
         initial_green_fraction=inp.initial_green_fraction,
         rule=acc.storage_rule,
     )
@@ -106,7 +106,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     t1 = time.perf_counter()
     strategies = [make_strategy(name, strategy_options(scn, p, objective, gti_target))
                   for p in params]
-    runs = [simulate_site(inp, s) for inp, s in zip(inputs, strategies, strict=True)]
+    runs = simulate_sites(list(zip(inputs, strategies, strict=True)))
     t2 = time.perf_counter()
     connections = {}
     for k, (run, site) in enumerate(zip(runs, scn.sites, strict=True)):
@@ -129,10 +129,11 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "power_flow_s": t_net - t2,
                "score_s": t3 - t_net}
     summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
-    summary["objective"] = strategies[0].options.objective if strategies[0].options else None
+    summary["objective"] = strategies[0].options.objective
     for inp, strat in zip(inputs, strategies, strict=True):
-        if hasattr(strat, "report"):
-            summary["sites"][inp.name]["strategy"] = strat.report()
+        report = strat.report()
+        if report:  # rules that plan nothing report nothing
+            summary["sites"][inp.name]["strategy"] = report
     for site_name, table in connections.items():
         summary["sites"][site_name]["connection"] = connection_summary(table, scn.slice_minutes)
     network = pd.concat(connections.values(), ignore_index=True) if connections else None
@@ -157,14 +158,14 @@ def inputs_frame(inputs: list[SiteInputs], alphas: list[float]) -> pd.DataFrame:
             "grid_carbon_kg_per_mwh": inp.grid_carbon_kg_per_mwh,
             "interactive_tokens_in": inp.interactive_tokens_in,
             "interactive_tokens_out": inp.interactive_tokens_out,
-            "base_it_mwh": d.it_base,
+            "base_it_mwh": d.it_base_mwh,
             "nonit_per_it": d.nonit_per_it,
             "free_gpu_s": d.free_gpu_s,
             "batch_released_gpu_s": d.release_gpu_s,
             "batch_may_wait_gpu_s": d.not_due_gpu_s,
-            "max_import_mwh": d.max_import,
-            "max_export_mwh": d.max_export,
-            "export_price_usd_per_mwh": d.export_price,
+            "max_import_mwh": d.max_import_mwh,
+            "max_export_mwh": d.max_export_mwh,
+            "export_price_usd_per_mwh": d.export_price_usd_per_mwh,
         }))
     return pd.concat(frames, ignore_index=True)
 

@@ -42,8 +42,8 @@ class StorageConfig(_Schema):
     charge_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     discharge_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     self_discharge_per_day_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-    initial_storage_mwh: Annotated[float, Field(ge=0.0)] = 0.0
-    initial_storage_green_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    initial_soc_mwh: Annotated[float, Field(ge=0.0)] = 0.0
+    initial_green_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
 
 class ContractConfig(_Schema):
@@ -182,7 +182,7 @@ def score_meters(meters_path: Path, config_path: Path,
         p = acc.params(StorageParams(
             st.charge_efficiency, st.discharge_efficiency,
             self_discharge_per_slice(st.self_discharge_per_day_fraction, minutes),
-            st.initial_storage_mwh, st.initial_storage_green_fraction, acc.storage_rule))
+            st.initial_soc_mwh, st.initial_green_fraction, acc.storage_rule))
         contracts = [_contract(c, config_path.parent) for c in sc.contracts]
         period = f"{m['time'].iloc[0]} .. {m['time'].iloc[-1]}"
         retire_all(ledger, site, period, contracts)

@@ -12,7 +12,7 @@ import pandas as pd
 from twin.inputs import build_site_inputs
 from twin.optimize.data import horizon_data
 from twin.optimize.periods import typical_days
-from twin.optimize.sizing import Sizer, SizingResult, per_mw_profiles, sizing_costs
+from twin.optimize.sizing import Plant, Sizer, SizingResult, per_mw_profiles, sizing_costs
 from twin.run import simulate
 from twin.scenario import BatteryConfig, PVConfig, Scenario, ScenarioError, from_dict
 
@@ -102,8 +102,8 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     d = horizon_data(inp, at.accounting.resolved_alpha, discharge_green_fraction=np.ones(inp.n))
     cf_pv, cf_wind = per_mw_profiles(inp)
     b = at.sites[0].battery
-    storage = dict(min_frac=b.min_soc_fraction, max_frac=b.max_soc_fraction,
-                   start_frac=b.initial_soc_fraction)
+    storage = dict(min_soc_fraction=b.min_soc_fraction, max_soc_fraction=b.max_soc_fraction,
+                   initial_soc_fraction=b.initial_soc_fraction)
     costs = sizing_costs(scn.sizing)
     tp = None
     if typical is not None:
@@ -130,9 +130,8 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     first = results[0]
     full_check = None
     if tp is not None and first.status == "optimal":
-        plant = {n: getattr(first, n) for n in Sizer.CAPACITIES}
         whole = Sizer(d, cf_pv, cf_wind, costs, method, first.target, time_limit_s=time_limit_s,
-                      fixed=plant, **storage).solve(first.target)
+                      fixed=Plant.of(first), **storage).solve(first.target)
         full_check = {"typical_days": tp.k, "days": tp.days, "target": first.target,
                       "planned_cost": first.annual_cost, "full_cost": whole.annual_cost,
                       "cost_error": (first.annual_cost - whole.annual_cost)

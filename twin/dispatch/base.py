@@ -1,9 +1,20 @@
-"""The one interface every dispatch strategy implements: ``decide(observation) -> setpoints``."""
+"""The one interface every dispatch strategy implements: :class:`Strategy`.
+
+The engine calls ``prepare(inputs)`` once before the first slice and ``decide(observation)``
+every slice; ``run`` calls ``report()`` after the run and puts what it returns (plans, solver
+timings; empty for rules) in ``summary.json``. :class:`RuleStrategy` gives the rules that plan
+nothing ahead the first and the last.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from models.site import MeterRow
+
+if TYPE_CHECKING:
+    from twin.inputs import SiteInputs
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,8 @@ class Observation:
         Released, unfinished training jobs.
     batch_queue : tuple of (int, float)
         Released, unfinished batch jobs: (deadline slice, GPU-seconds still needed).
-    previous : dict or None
-        The previous slice's meter row (``pv_mwh``, ..., ``facility_mwh``), None in slice 0.
+    previous : MeterRow or None
+        The previous slice's meter row, None in slice 0.
     """
 
     slice_index: int
@@ -99,7 +110,7 @@ class Observation:
     grid_share: float
     training: tuple[TrainingStatus, ...] = ()
     batch_queue: tuple[tuple[int, float], ...] = ()
-    previous: dict | None = None
+    previous: MeterRow | None = None
 
     def facility_mwh(self, batch_gpu_seconds: float) -> float:
         """Facility energy if batch work gets ``batch_gpu_seconds`` [MWh]."""
@@ -144,9 +155,46 @@ def batch_must_run_gpu_s(obs: Observation, future_share: float = 0.8) -> float:
 
 
 class Strategy(Protocol):
-    name: str
+    """What the engine and ``run`` call on a strategy.
 
-    def decide(self, obs: Observation) -> Setpoints: ...
+    Attributes
+    ----------
+    name : str
+        Its registry name.
+    options : StrategyOptions
+        What it was told besides the observations.
+    """
+
+    name: str
+    options: StrategyOptions
+
+    def prepare(self, inp: SiteInputs) -> None:
+        """See the run's inputs before the first slice (plan ahead, rank days, ...)."""
+
+    def decide(self, obs: Observation) -> Setpoints:
+        """Setpoints for the slice ``obs`` describes."""
+
+    def report(self) -> dict:
+        """What the strategy did besides its setpoints, for ``summary.json`` (may be empty)."""
+
+
+class RuleStrategy:
+    """A strategy that needs no preparation and has nothing to report: subclasses give
+    ``name`` and ``decide``."""
+
+    name = "rule"
+
+    def __init__(self, options: StrategyOptions | None = None):
+        self.options = options or StrategyOptions()
+
+    def prepare(self, inp: SiteInputs) -> None:
+        return None
+
+    def decide(self, obs: Observation) -> Setpoints:
+        raise NotImplementedError
+
+    def report(self) -> dict:
+        return {}
 
 
 @dataclass(frozen=True)

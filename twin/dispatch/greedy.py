@@ -9,14 +9,11 @@ limit and the remainder curtailed.
 
 from __future__ import annotations
 
-from twin.dispatch.base import Observation, Setpoints
+from twin.dispatch.base import Observation, RuleStrategy, Setpoints
 
 
-class Greedy:
+class Greedy(RuleStrategy):
     name = "greedy"
-
-    def __init__(self, options=None):
-        self.options = options
 
     def decide(self, obs: Observation) -> Setpoints:
         expected = min(obs.free_gpu_seconds, obs.batch_backlog_gpu_seconds)

@@ -7,14 +7,11 @@ the rest curtailed.
 
 from __future__ import annotations
 
-from twin.dispatch.base import Observation, Setpoints, StrategyOptions
+from twin.dispatch.base import Observation, RuleStrategy, Setpoints
 
 
-class NoControl:
+class NoControl(RuleStrategy):
     name = "no_control"
-
-    def __init__(self, options: StrategyOptions | None = None):
-        self.options = options or StrategyOptions()
 
     def decide(self, obs: Observation) -> Setpoints:
         return Setpoints(obs.batch_backlog_gpu_seconds, 0.0, 0.0)

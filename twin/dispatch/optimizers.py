@@ -19,9 +19,11 @@ import time
 import numpy as np
 
 from gti_core.attribution import base_green_inflow_mwh
-from gti_core.storage import StorageParams, storage_provenance
+from gti_core.storage import storage_provenance
 from twin.dispatch.base import Observation, Setpoints, StrategyOptions
+from twin.inputs import SiteInputs
 from twin.optimize.data import HorizonData, batch_jobs_table, horizon_data
+from twin.optimize.handles import DispatchModel
 from twin.optimize.highs import CompiledLP
 from twin.optimize.model import (
     COST_SCALE,
@@ -48,7 +50,7 @@ class Oracle:
         self.options = options or StrategyOptions()
         self.plan: Plan | None = None
 
-    def prepare(self, inp) -> None:
+    def prepare(self, inp: SiteInputs) -> None:
         o = self.options
         self.plan = optimize_horizon(inp, o.accounting, o.objective, o.gti_target)
 
@@ -103,65 +105,42 @@ class MPC:
         self.solve_ms: list[float] = []
 
     # --- setup -----------------------------------------------------------------------------
-    def prepare(self, inp) -> None:
+    def prepare(self, inp: SiteInputs) -> None:
         o = self.options
         self.inp = inp
         self.fc = forecast_inputs(inp, o.forecast, o.forecast_noise_sigma, o.seed)
         self.jobs_table = batch_jobs_table(inp)
         self.nw = max(int(round(o.mpc_horizon_h * 60 / inp.slice_minutes)), 1)
         self.step = max(int(round(o.mpc_step_h * 60 / inp.slice_minutes)), 1)
-        st = o.accounting.storage
-        self.green_share = st.initial_green_fraction  # the controller's estimate of the store
-        self.last_soc = inp.initial_soc_mwh
+        self.green_share = o.accounting.storage.initial_green_fraction  # the store's, estimated
+        self.last_soc_mwh = inp.initial_soc_mwh
         t0 = time.perf_counter()
         d = self._window(0, inp.initial_soc_mwh, (), {}, placeholder=True)
-        self.model = build_model(d, o.objective, o.gti_target)
-        self.lp = CompiledLP(self.model)
+        self.h = build_model(d, o.objective, o.gti_target)
+        self.lp = CompiledLP(self.h.model)
         self.build_s = time.perf_counter() - t0
-        lp, t = self.lp, range(self.nw)
-        self.c = {name: lp.col_array(name, t) for name in
-                  ("pv", "wind", "imp", "exp", "it_base", "free", "released", "may_wait", "it",
-                   "dis")}
-        self.r_balance = lp.row_array("balance", t)
-        self.sign_load = lp.orientation(self.r_balance, self.c["it"], 1.0 + d.nonit_per_it)
-        self.coloured = hasattr(self.model, "g_it")
-        if self.coloured:
-            self.r_green = lp.row_array("green_in", t)
-            self.r_nonit = lp.row_array("green_nonit", t)
-            self.sign_imp = lp.orientation(self.r_green, self.c["imp"], d.alpha * d.grid_share)
-            self.sign_dis = lp.orientation(self.r_green, self.c["dis"], np.ones(self.nw))
-            self.sign_nonit = lp.orientation(self.r_nonit, self.c["it"], d.nonit_per_it)
-            if d.battery is not None:
-                ed = d.battery.discharge_efficiency
-                self.r_pool = lp.row_array("green_pool", t)
-                self.sign_pool = lp.orientation(self.r_pool, self.c["dis"],
-                                                np.ones(self.nw) / ed)
+        self.rows = _WindowRows(self.lp, self.h, d, self.nw)
         self.jobs = [tj.job_id for tj in d.training]
         self.plan_start, self.plan = 0, None
-        self.shift = lp.shift_map(self.step, self.nw)
+        self.shift = self.lp.shift_map(self.step, self.nw)
 
-    def _window(self, k: int, soc0: float, queue, training_state, placeholder=False
-                ) -> HorizonData:
+    def _window(self, k: int, initial_soc_mwh: float, queue, training_state,
+                placeholder: bool = False) -> HorizonData:
         """Window data from slice ``k``, padded to ``nw`` slices past the end of the run."""
         inp, nw = self.fc, self.nw
         end_of_run = k + nw >= inp.n
-        d = horizon_data(inp, self.options.accounting.alpha, start=k, n=nw, soc0=soc0,
-                         queue=queue, training_state=training_state,
+        d = horizon_data(inp, self.options.accounting.alpha, start=k, n=nw,
+                         initial_soc_mwh=initial_soc_mwh, queue=queue,
+                         training_state=training_state,
                          discharge_green_fraction=np.ones(min(nw, inp.n - k)),
-                         soc_end_min=None if end_of_run else self.inp.initial_soc_mwh,
+                         soc_end_min_mwh=None if end_of_run else self.inp.initial_soc_mwh,
                          every_job=True, jobs=self.jobs_table)
-        pad = nw - d.n
-        if pad:
-            z = np.zeros(pad)
-            for f in ("pv_avail", "wind_avail", "it_base", "free_gpu_s", "release_gpu_s",
-                      "not_due_gpu_s", "price", "grid_share", "discharge_green_fraction",
-                      "nonit_per_it"):
-                setattr(d, f, np.concatenate((getattr(d, f), z)))
+        if d.n < nw:
+            d = d.padded(nw)
         if placeholder:  # non-zero coefficients, so that every matrix entry exists
-            d.grid_share = np.ones(nw)
-            d.discharge_green_fraction = np.ones(nw)
-            d.nonit_per_it = np.maximum(d.nonit_per_it, 0.01)
-        d.real_n = nw - pad
+            d = dataclasses.replace(d, grid_share=np.ones(nw),
+                                    discharge_green_fraction=np.ones(nw),
+                                    nonit_per_it=np.maximum(d.nonit_per_it, 0.01))
         return d
 
     # --- control ---------------------------------------------------------------------------
@@ -170,74 +149,41 @@ class MPC:
         prev, acc = obs.previous, self.options.accounting
         if prev is None or self.inp.battery is None:
             return
-        one = lambda key: np.array([prev[key]])  # noqa: E731
         share = np.array([float(self.inp.grid_share[obs.slice_index - 1])])
-        base = base_green_inflow_mwh(one("pv_mwh"), one("wind_mwh"), one("grid_import_mwh"),
-                                     share, acc.alpha)
-        total_in = one("pv_mwh") + one("wind_mwh") + one("grid_import_mwh") + one(
-            "bess_discharge_mwh")
-        st = acc.storage
-        params = StorageParams(st.charge_efficiency, st.discharge_efficiency,
-                               st.self_discharge_per_slice, self.last_soc, self.green_share,
-                               st.rule)
-        flows = storage_provenance(base, one("it_mwh"), one("cooling_mwh") + one("aux_mwh"),
-                                   total_in, one("bess_charge_mwh"), one("bess_discharge_mwh"),
-                                   acc.allocation, params)
+        pv, wind, imp = (np.array([prev.pv_mwh]), np.array([prev.wind_mwh]),
+                         np.array([prev.grid_import_mwh]))
+        base = base_green_inflow_mwh(pv, wind, imp, share, acc.alpha)
+        total_in = pv + wind + imp + prev.bess_discharge_mwh
+        params = dataclasses.replace(acc.storage, initial_soc_mwh=self.last_soc_mwh,
+                                     initial_green_fraction=self.green_share)
+        flows = storage_provenance(base, np.array([prev.it_mwh]),
+                                   np.array([prev.cooling_mwh + prev.aux_mwh]), total_in,
+                                   np.array([prev.bess_charge_mwh]),
+                                   np.array([prev.bess_discharge_mwh]), acc.allocation, params)
         held = float(flows.soc_green_mwh[0] + flows.soc_grey_mwh[0])
         self.green_share = float(flows.soc_green_mwh[0]) / held if held > 1e-9 else \
             self.green_share
 
-    def _replan(self, obs: Observation) -> None:
-        o, lp, c, inp = self.options, self.lp, self.c, self.inp
-        k = obs.slice_index
+    def _training_state(self, obs: Observation) -> dict[str, tuple[float, bool]]:
         state = {}
-        by_id = {tj.job_id: tj for tj in inp.training_jobs}
+        by_id = {tj.job_id: tj for tj in self.inp.training_jobs}
         for ts in obs.training:
             state[ts.job_id] = (ts.remaining_s * by_id[ts.job_id].tokens_per_s,
                                 ts.state in ("running", "releasing"))
-        for tj in inp.training_jobs:  # finished jobs are absent from the observation
-            if tj.release_slice <= k and tj.job_id not in state:
+        for tj in self.inp.training_jobs:  # finished jobs are absent from the observation
+            if tj.release_slice <= obs.slice_index and tj.job_id not in state:
                 state[tj.job_id] = (0.0, False)
-        d = self._window(k, obs.soc_mwh, obs.batch_queue, state)
+        return state
+
+    def _replan(self, obs: Observation) -> None:
+        o, lp, h = self.options, self.lp, self.h
+        k = obs.slice_index
+        d = self._window(k, obs.soc_mwh, obs.batch_queue, self._training_state(obs))
         # what is known now replaces the forecast of the current slice
-        d.pv_avail[0], d.wind_avail[0] = obs.pv_avail_mwh, obs.wind_avail_mwh
-        d.price[0], d.grid_share[0] = obs.price_usd_per_mwh, obs.grid_share
-        real = d.real_n
-        lp.set_col_bounds(c["pv"], 0.0, d.pv_avail)
-        lp.set_col_bounds(c["wind"], 0.0, d.wind_avail)
-        lp.set_col_bounds(c["imp"], 0.0, np.where(np.arange(self.nw) < real, d.max_import, 0.0))
-        lp.set_col_bounds(c["exp"], 0.0, np.where(np.arange(self.nw) < real, d.max_export, 0.0))
-        for name, values in (("it_base", d.it_base), ("free", d.free_gpu_s),
-                             ("released", d.release_gpu_s), ("may_wait", d.not_due_gpu_s)):
-            lp.set_col_bounds(c[name], values, values)
-        fixed = {"backlog_init": d.backlog0_gpu_s}
-        if d.battery is not None:
-            end = (d.battery.min_soc_mwh if d.soc_end_min is None
-                   else min(d.soc_end_min, d.battery.max_soc_mwh))
-            keep = 1.0 - d.battery.self_discharge_per_slice
-            fixed.update(soc_init=d.soc0, soc_end_min=end,
-                         soc_floor=min(d.battery.min_soc_mwh, d.soc0 * keep))
-            lp.set_costs([lp.col("end_short")], terminal_value(d, o.objective))
-            lo = soc_lower_bound(d)
-            lp.set_col_bounds(lp.col_array("soc", range(self.nw)), lo, d.battery.max_soc_mwh)
-        for name, value in fixed.items():
-            lp.set_col_bounds([lp.col(name)], value, value)
-        self._update_training(d)
-        lp.set_coeffs(self.r_balance, c["it"], self.sign_load * (1.0 + d.nonit_per_it))
-        if self.coloured:
-            f = d.discharge_green_fraction
-            lp.set_coeffs(self.r_green, c["imp"], self.sign_imp * d.alpha * d.grid_share)
-            lp.set_coeffs(self.r_green, c["dis"], self.sign_dis * f)
-            lp.set_coeffs(self.r_nonit, c["it"], self.sign_nonit * d.nonit_per_it)
-            if d.battery is not None:
-                lp.set_coeffs(self.r_pool, c["dis"],
-                              self.sign_pool * f / d.battery.discharge_efficiency)
-                g0 = d.soc0 * self.green_share
-                lp.set_col_bounds([lp.col("soc_green_init")], g0, g0)
-        w = 1.0 / COST_SCALE if o.objective == "cost" else SECONDARY_WEIGHT / COST_SCALE
-        lp.set_costs(c["imp"], w * d.price)
-        exp_cost = -w * d.export_price + (GTI_EXPORT_COST if o.objective == "gti" else 0.0)
-        lp.set_costs(c["exp"], exp_cost * (np.arange(self.nw) < real))
+        d.pv_avail_mwh[0], d.wind_avail_mwh[0] = obs.pv_avail_mwh, obs.wind_avail_mwh
+        d.price_usd_per_mwh[0], d.grid_share[0] = obs.price_usd_per_mwh, obs.grid_share
+        self.rows.update(d, o.objective, self.green_share)
+        _update_training(lp, h, d, self.nw)
         t0 = time.perf_counter()
         if self.solves:
             lp.shift_basis(*self.shift)
@@ -246,28 +192,13 @@ class MPC:
         self.solves += 1
         # a window's shortfalls are not errors: the engine records what really misses its
         # deadline, and a window may fall short of a run's GTI target
-        v = plan_values(lp, x, d)
+        v = plan_values(lp, x, h, d)
         self.plan_start = k
-        self.plan = (v["batch"], v["ch"], v["dis"],
-                     {job: v[f"run:{job}"] for job in self.jobs if f"run:{job}" in v})
-
-    def _update_training(self, d: HorizonData) -> None:
-        lp = self.lp
-        if not self.jobs:
-            return
-        t = np.arange(self.nw)
-        for j, tj in enumerate(d.training):
-            cols = lp.col_array("run", [(j, i) for i in range(self.nw)])
-            lo = np.where((t >= tj.release) & (t < tj.deadline) & (not tj.pausable), 1.0, 0.0)
-            hi = np.where((t >= tj.release) & (t < d.real_n), 1.0, 0.0)
-            lp.set_col_bounds(cols, lo, hi)
-            lp.set_col_bounds([lp.col("required", j)], tj.required_tokens, tj.required_tokens)
-            lp.set_col_bounds([lp.col("running_before", j)], tj.running_before,
-                              tj.running_before)
+        self.plan = (v.batch_gpu_s, v.charge_mwh, v.discharge_mwh, v.run_fraction)
 
     def decide(self, obs: Observation) -> Setpoints:
         self._track_green(obs)
-        self.last_soc = obs.soc_mwh
+        self.last_soc_mwh = obs.soc_mwh
         k = obs.slice_index
         if self.plan is None or k - self.plan_start >= self.step:
             self._replan(obs)
@@ -283,3 +214,92 @@ class MPC:
                 "solve_ms_p95": float(np.percentile(ms, 95)) if len(ms) else 0.0,
                 "simplex_iterations": self.lp.iterations,
                 "cold_restarts": self.lp.cold_restarts}
+
+
+class _WindowRows:
+    """The columns and rows a window's data changes, found once through the model's handles,
+    with the orientation of each coefficient the windows rewrite."""
+
+    def __init__(self, lp: CompiledLP, h: DispatchModel, d: HorizonData, nw: int):
+        t = range(nw)
+        self.lp, self.h, self.nw = lp, h, nw
+        s, q = h.supply, h.deferrable
+        self.pv, self.wind = lp.col_array(s.pv_mwh, t), lp.col_array(s.wind_mwh, t)
+        self.imp, self.exp = lp.col_array(s.import_mwh, t), lp.col_array(s.export_mwh, t)
+        self.data = [(lp.col_array(var, t), values) for var, values in (
+            (h.balance.it_base_mwh, lambda d: d.it_base_mwh),
+            (q.free_gpu_s, lambda d: d.free_gpu_s),
+            (q.released_gpu_s, lambda d: d.release_gpu_s),
+            (q.may_wait_gpu_s, lambda d: d.not_due_gpu_s))]
+        self.it = lp.col_array(h.balance.it_mwh, t)
+        self.dis = lp.col_array(h.storage.discharge_mwh, t)
+        self.balance = lp.row_array(h.balance.balance, t)
+        self.sign_load = lp.orientation(self.balance, self.it, 1.0 + d.nonit_per_it)
+        g = h.green
+        if g is not None:
+            self.green = lp.row_array(g.inflow, t)
+            self.nonit = lp.row_array(g.nonit, t)
+            self.sign_imp = lp.orientation(self.green, self.imp, d.alpha * d.grid_share)
+            self.sign_dis = lp.orientation(self.green, self.dis, np.ones(nw))
+            self.sign_nonit = lp.orientation(self.nonit, self.it, d.nonit_per_it)
+            if g.pool is not None:
+                ed = d.battery.discharge_efficiency
+                self.pool = lp.row_array(g.pool, t)
+                self.sign_pool = lp.orientation(self.pool, self.dis, np.ones(nw) / ed)
+
+    def update(self, d: HorizonData, objective: str, green_share: float) -> None:
+        """Bounds, data columns, coefficients and costs of window ``d``."""
+        lp, h, nw = self.lp, self.h, self.nw
+        inside = np.arange(nw) < d.real_n
+        lp.set_col_bounds(self.pv, 0.0, d.pv_avail_mwh)
+        lp.set_col_bounds(self.wind, 0.0, d.wind_avail_mwh)
+        lp.set_col_bounds(self.imp, 0.0, np.where(inside, d.max_import_mwh, 0.0))
+        lp.set_col_bounds(self.exp, 0.0, np.where(inside, d.max_export_mwh, 0.0))
+        for cols, data_of in self.data:
+            values = data_of(d)
+            lp.set_col_bounds(cols, values, values)
+        fixed = [(h.deferrable.backlog_init_gpu_s, d.backlog_init_gpu_s)]
+        st, b = h.storage, d.battery
+        if b is not None:
+            end = (b.min_soc_mwh if d.soc_end_min_mwh is None
+                   else min(d.soc_end_min_mwh, b.max_soc_mwh))
+            keep = 1.0 - b.self_discharge_per_slice
+            fixed += [(st.soc_init_mwh, d.initial_soc_mwh), (st.soc_end_min_mwh, end),
+                      (st.soc_floor_mwh, min(b.min_soc_mwh, d.initial_soc_mwh * keep))]
+            lp.set_costs([lp.col(st.end_short_mwh)], terminal_value(d, objective))
+            lp.set_col_bounds(lp.col_array(st.soc_mwh, range(nw)), soc_lower_bound(d),
+                              b.max_soc_mwh)
+        for var, value in fixed:
+            lp.set_col_bounds([lp.col(var)], value, value)
+        lp.set_coeffs(self.balance, self.it, self.sign_load * (1.0 + d.nonit_per_it))
+        g = h.green
+        if g is not None:
+            f = d.discharge_green_fraction
+            lp.set_coeffs(self.green, self.imp, self.sign_imp * d.alpha * d.grid_share)
+            lp.set_coeffs(self.green, self.dis, self.sign_dis * f)
+            lp.set_coeffs(self.nonit, self.it, self.sign_nonit * d.nonit_per_it)
+            if g.pool is not None:
+                lp.set_coeffs(self.pool, self.dis, self.sign_pool * f / b.discharge_efficiency)
+                g0 = d.initial_soc_mwh * green_share
+                lp.set_col_bounds([lp.col(g.soc_green_init_mwh)], g0, g0)
+        w = 1.0 / COST_SCALE if objective == "cost" else SECONDARY_WEIGHT / COST_SCALE
+        lp.set_costs(self.imp, w * d.price_usd_per_mwh)
+        exp_cost = -w * d.export_price_usd_per_mwh + (GTI_EXPORT_COST if objective == "gti"
+                                                       else 0.0)
+        lp.set_costs(self.exp, exp_cost * inside)
+
+
+def _update_training(lp: CompiledLP, h: DispatchModel, d: HorizonData, nw: int) -> None:
+    """Each training job's running bounds, tokens required and whether it runs at the start."""
+    t = np.arange(nw)
+    tr = h.training
+    for j, tj in enumerate(d.training):
+        cols = lp.col_array(tr.run_fraction, [(j, i) for i in range(nw)])
+        lo = np.where((t >= tj.release_slice) & (t < tj.deadline_slice) & (not tj.pausable),
+                      1.0, 0.0)
+        hi = np.where((t >= tj.release_slice) & (t < d.real_n), 1.0, 0.0)
+        lp.set_col_bounds(cols, lo, hi)
+        lp.set_col_bounds([lp.col(tr.required_tokens, j)], tj.required_tokens,
+                          tj.required_tokens)
+        lp.set_col_bounds([lp.col(tr.running_before_fraction, j)], tj.running_before_fraction,
+                          tj.running_before_fraction)

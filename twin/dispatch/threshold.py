@@ -16,17 +16,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.dispatch.base import Observation, Setpoints, StrategyOptions, batch_must_run_gpu_s
+from twin.dispatch.base import (
+    Observation,
+    RuleStrategy,
+    Setpoints,
+    StrategyOptions,
+    batch_must_run_gpu_s,
+)
 
 #: Slack a training job must keep to be paused in a bad slice [s].
 PAUSE_SLACK_S = 86400.0
 
 
-class Threshold:
+class Threshold(RuleStrategy):
     name = "threshold"
 
     def __init__(self, options: StrategyOptions | None = None):
-        self.options = options or StrategyOptions()
+        super().__init__(options)
         self.kind = np.zeros(0, dtype=np.int8)  # +1 good, -1 bad, 0 neutral
 
     def prepare(self, inp) -> None:

@@ -1,6 +1,7 @@
 """The data an optimization sees over a horizon, as arrays per slice, built from a site's inputs.
 
-Everything is in the units the LP uses: energy per slice [MWh], GPU time [GPU-s]. Each array has
+Every quantity carries its unit in its name: energy per slice [MWh], GPU time [GPU-s], training
+progress [tokens]; each comes from :mod:`models.site`, as the engine's does. Each array has
 one value per slice of the horizon; the same structure serves the year-long oracle and every
 window of the rolling-horizon MPC (whose windows only change the numbers, never the shape).
 """
@@ -12,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models import site as physics
 from models.battery import BatteryParams
-from models.datacenter import J_PER_MWH, reserved_gpus
 from models.tokens import gpu_energy_j
 from twin.inputs import SiteInputs
 
@@ -26,9 +27,9 @@ class TrainingData:
     ----------
     job_id : str
     gpus : int
-    release : int
+    release_slice : int
         First slice of the horizon it may run in (0 when already released).
-    deadline : int
+    deadline_slice : int
         Slices of the horizon by whose end it must be done (the horizon length when its
         deadline or the run's end lies beyond; then ``required_tokens`` paces it).
     required_tokens : float
@@ -42,7 +43,7 @@ class TrainingData:
     gpu_s_per_slice : float
         GPU time a slice of running holds [GPU-s].
     pausable : bool
-    running_before : float
+    running_before_fraction : float
         1 when it holds its GPUs at the horizon start (a pause in slice 0 costs), else 0.
     pause_hold_gpu_s : float
         GPU time a pause holds in its slice: the job writes a checkpoint before it frees its
@@ -51,49 +52,113 @@ class TrainingData:
 
     job_id: str
     gpus: int
-    release: int
-    deadline: int
+    release_slice: int
+    deadline_slice: int
     required_tokens: float
     tokens_per_slice: float
     pause_tokens: float
     it_mwh_per_slice: float
     gpu_s_per_slice: float
     pausable: bool
-    running_before: float = 0.0
+    running_before_fraction: float = 0.0
     pause_hold_gpu_s: float = 0.0
 
 
 @dataclass
 class HorizonData:
-    """Arrays over a horizon of ``n`` slices; see the module docstring for units."""
+    """Arrays over a horizon of ``n`` slices, one value per slice, units in the names.
+
+    Attributes
+    ----------
+    dt_h : float
+        Slice length [h].
+    pv_avail_mwh, wind_avail_mwh : numpy.ndarray
+        Renewable energy offered [MWh].
+    it_base_mwh : numpy.ndarray
+        IT energy of interactive work with every other GPU idle, host overhead included [MWh].
+    nonit_per_it : numpy.ndarray
+        Cooling and aux energy per IT energy [fraction].
+    batch_mwh_per_gpu_s : float
+        Extra IT energy of a GPU-second of batch work over idle [MWh/GPU-s].
+    free_gpu_s, release_gpu_s, not_due_gpu_s : numpy.ndarray
+        GPU time interactive inference leaves, batch work released, and the most batch work
+        that may still wait after each slice [GPU-s].
+    backlog_init_gpu_s : float
+        Batch work waiting at the horizon start [GPU-s].
+    price_usd_per_mwh : numpy.ndarray
+        Import price [$/MWh].
+    export_price_usd_per_mwh : float
+    grid_share : numpy.ndarray
+        Renewable share of grid energy [fraction].
+    alpha : float
+        Grid attribution coefficient [fraction].
+    max_import_mwh, max_export_mwh : float
+        Point-of-interconnection limits per slice [MWh].
+    battery : BatteryParams or None
+    initial_soc_mwh : float
+        Battery content at the horizon start [MWh].
+    initial_green_fraction : float
+        Green share of that content [fraction].
+    soc_end_min_mwh : float or None
+        Lowest content at the horizon end (MPC windows) [MWh]; None for the window's floor.
+    discharge_green_fraction : numpy.ndarray
+        Green share of each slice's discharge (spec section 4) [fraction].
+    training : list of TrainingData
+    training_pool_gpus : int
+    padded_slices : int
+        Slices at the end past the run (an MPC window near the end): no supply, no grid.
+    """
 
     dt_h: float
-    pv_avail: np.ndarray
-    wind_avail: np.ndarray
-    it_base: np.ndarray  # interactive work + every other GPU idle, with host overhead [MWh]
-    nonit_per_it: np.ndarray  # cooling + aux per IT [fraction]
-    batch_mwh_per_gpu_s: float  # extra IT of a GPU-second of batch work over idle [MWh/GPU-s]
-    free_gpu_s: np.ndarray  # GPU time not taken by interactive inference [GPU-s]
-    release_gpu_s: np.ndarray  # batch work released in each slice [GPU-s]
-    not_due_gpu_s: np.ndarray  # most batch work that may still wait after each slice [GPU-s]
-    backlog0_gpu_s: float  # batch work waiting at the horizon start [GPU-s]
-    price: np.ndarray  # [$/MWh]
-    export_price: float  # [$/MWh]
+    pv_avail_mwh: np.ndarray
+    wind_avail_mwh: np.ndarray
+    it_base_mwh: np.ndarray
+    nonit_per_it: np.ndarray
+    batch_mwh_per_gpu_s: float
+    free_gpu_s: np.ndarray
+    release_gpu_s: np.ndarray
+    not_due_gpu_s: np.ndarray
+    backlog_init_gpu_s: float
+    price_usd_per_mwh: np.ndarray
+    export_price_usd_per_mwh: float
     grid_share: np.ndarray
     alpha: float
-    max_import: float  # [MWh per slice]
-    max_export: float
+    max_import_mwh: float
+    max_export_mwh: float
     battery: BatteryParams | None
-    soc0: float
-    initial_green_fraction: float  # green share of the content at the start [fraction]
-    soc_end_min: float | None  # terminal content (MPC windows), None for none
-    discharge_green_fraction: np.ndarray  # green share of a discharge, by slice (section 4)
+    initial_soc_mwh: float
+    initial_green_fraction: float
+    soc_end_min_mwh: float | None
+    discharge_green_fraction: np.ndarray
     training: list[TrainingData] = field(default_factory=list)
     training_pool_gpus: int = 0
+    padded_slices: int = 0
 
     @property
     def n(self) -> int:
-        return len(self.price)
+        return len(self.price_usd_per_mwh)
+
+    @property
+    def real_n(self) -> int:
+        """Slices within the run."""
+        return self.n - self.padded_slices
+
+    def padded(self, n: int) -> HorizonData:
+        """The same horizon with zeros appended to every per-slice array up to ``n`` slices
+        (an MPC window that reaches past the end of the run keeps its shape)."""
+        z = np.zeros(n - self.n)
+
+        def pad(a: np.ndarray) -> np.ndarray:
+            return np.concatenate((a, z))
+
+        return dataclasses.replace(
+            self, pv_avail_mwh=pad(self.pv_avail_mwh), wind_avail_mwh=pad(self.wind_avail_mwh),
+            it_base_mwh=pad(self.it_base_mwh), nonit_per_it=pad(self.nonit_per_it),
+            free_gpu_s=pad(self.free_gpu_s), release_gpu_s=pad(self.release_gpu_s),
+            not_due_gpu_s=pad(self.not_due_gpu_s),
+            price_usd_per_mwh=pad(self.price_usd_per_mwh), grid_share=pad(self.grid_share),
+            discharge_green_fraction=pad(self.discharge_green_fraction),
+            padded_slices=self.padded_slices + n - self.n)
 
 
 def batch_jobs_table(inp: SiteInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,8 +168,9 @@ def batch_jobs_table(inp: SiteInputs) -> tuple[np.ndarray, np.ndarray, np.ndarra
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     release = np.array([j.release_slice for j in inp.batch_jobs], dtype=np.int64)
     deadline = np.array([j.deadline_slice for j in inp.batch_jobs], dtype=np.int64)
-    work = gpu_energy_j(np.array([j.tokens_in for j in inp.batch_jobs]),
-                        np.array([j.tokens_out for j in inp.batch_jobs]), e) / gpu.serving_w
+    work = physics.busy_gpu_s(gpu_energy_j(np.array([j.tokens_in for j in inp.batch_jobs]),
+                                           np.array([j.tokens_out for j in inp.batch_jobs]), e),
+                              gpu)
     return release, deadline, work
 
 
@@ -136,10 +202,11 @@ def batch_account(jobs: tuple[np.ndarray, np.ndarray, np.ndarray], start: int, n
 
 
 def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = None,
-                 soc0: float | None = None, queue: tuple[tuple[int, float], ...] = (),
+                 initial_soc_mwh: float | None = None,
+                 queue: tuple[tuple[int, float], ...] = (),
                  training_state: dict[str, tuple[float, bool]] | None = None,
                  discharge_green_fraction: np.ndarray | None = None,
-                 soc_end_min: float | None = None, every_job: bool = False,
+                 soc_end_min_mwh: float | None = None, every_job: bool = False,
                  initial_green_fraction: float | None = None,
                  jobs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> HorizonData:
     """The LP data of slices ``start .. start + n`` of a site.
@@ -148,111 +215,86 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
     ----------
     inp : SiteInputs
     alpha : float
-        Grid attribution coefficient of the run's accounting.
+        Grid attribution coefficient of the run's accounting [fraction].
     start, n : int
         First slice and number of slices (default: to the end of the run).
-    soc0 : float, optional
-        Battery content at ``start`` (default: the run's initial content).
+    initial_soc_mwh : float, optional
+        Battery content at ``start`` (default: the run's initial content) [MWh].
     queue : tuple of (int, float)
         Released, unfinished batch jobs at ``start``: (deadline slice, remaining GPU-s).
     training_state : dict, optional
         Per training job id: (tokens still to train, holds its GPUs now). Default: every job
         from scratch, none running.
     discharge_green_fraction : numpy.ndarray, optional
-        Green share of each slice's discharge (default 0: grey).
-    soc_end_min : float, optional
+        Green share of each slice's discharge (default 0: grey) [fraction].
+    soc_end_min_mwh : float, optional
         Lowest battery content allowed at the horizon end [MWh].
     every_job : bool
         Keep every training job, also those done or released after the horizon (with nothing
         required of them), so that windows of a rolling horizon share one model shape.
     initial_green_fraction : float, optional
-        Green share of the content at ``start`` (default: the run's).
+        Green share of the content at ``start`` (default: the run's) [fraction].
     jobs : tuple of numpy.ndarray, optional
         :func:`batch_jobs_table` of ``inp``, when the caller keeps it between windows.
     """
     n = inp.n - start if n is None else min(n, inp.n - start)
     sl = slice(start, start + n)
-    gpu, dt_s = inp.gpu, inp.slice_minutes * 60.0
-    host = (1.0 + gpu.host_overhead_fraction) / J_PER_MWH
-    inter_j = gpu_energy_j(inp.interactive_tokens_in[sl], inp.interactive_tokens_out[sl],
-                           inp.interactive_energy)
-    inter_busy = inter_j / gpu.serving_w
-    free = np.maximum(inp.gpu_seconds_per_slice - inter_busy, 0.0)
-    it_base = (inter_j + free * gpu.idle_w) * host
+    gpu = inp.gpu
+    free = physics.free_gpu_s(inp.gpu_seconds_per_slice, inp.interactive_busy_gpu_s[sl])
     rel, not_due, backlog0 = batch_account(jobs if jobs is not None else batch_jobs_table(inp),
                                            start, n, queue)
-    bat = inp.battery
-    all_busy = gpu_energy_j(inp.interactive_tokens_in, inp.interactive_tokens_out,
-                            inp.interactive_energy) / gpu.serving_w
-    pool = inp.gpus - reserved_gpus(all_busy, dt_s, inp.gpus)
-    training = []
-    for tj in inp.training_jobs:
-        remaining, running = (training_state or {}).get(tj.job_id, (tj.tokens, False))
-        outside = remaining <= 0.0 or tj.release_slice >= start + n
-        if outside and not every_job:
-            continue
-        run_factor = tj.checkpoint_interval_s / (tj.checkpoint_interval_s + tj.checkpoint_s)
-        per_slice = tj.tokens_per_s * dt_s * run_factor
-        release = min(max(tj.release_slice - start, 0), n)
-        due = tj.deadline_slice if tj.deadline_slice is not None else inp.n
-        deadline = min(due - start, n)
-        # within the horizon, train what cannot wait: the rest at full pace after it
-        after = max(due - (start + n), 0) * per_slice
-        training.append(TrainingData(
-            job_id=tj.job_id, gpus=tj.gpus, release=release, deadline=max(deadline, 0),
-            required_tokens=0.0 if outside else max(remaining - after, 0.0),
-            tokens_per_slice=per_slice,
-            pause_tokens=(tj.checkpoint_s + tj.restart_s) * tj.tokens_per_s,
-            it_mwh_per_slice=tj.gpus * dt_s * (gpu.tdp_w - gpu.idle_w) * host,
-            gpu_s_per_slice=tj.gpus * dt_s, pausable=tj.pausable,
-            running_before=1.0 if running else 0.0,
-            pause_hold_gpu_s=tj.gpus * min(tj.checkpoint_s, dt_s)))
+    training = [_training_data(tj, inp, start, n, training_state, every_job)
+                for tj in inp.training_jobs]
     return HorizonData(
         dt_h=inp.dt_h,
-        pv_avail=inp.pv_avail_mw[sl] * inp.dt_h,
-        wind_avail=inp.wind_avail_mw[sl] * inp.dt_h,
-        it_base=it_base,
+        pv_avail_mwh=inp.pv_avail_mw[sl] * inp.dt_h,
+        wind_avail_mwh=inp.wind_avail_mw[sl] * inp.dt_h,
+        it_base_mwh=physics.it_energy_mwh(inp.interactive_gpu_energy_j[sl], free, gpu),
         nonit_per_it=inp.cooling_fraction[sl] + inp.aux_fraction,
-        batch_mwh_per_gpu_s=(gpu.serving_w - gpu.idle_w) * host,
+        batch_mwh_per_gpu_s=physics.batch_it_mwh_per_gpu_s(gpu),
         free_gpu_s=free,
         release_gpu_s=rel,
         not_due_gpu_s=not_due,
-        backlog0_gpu_s=backlog0,
-        price=np.asarray(inp.price_usd_per_mwh[sl], dtype=float),
-        export_price=inp.export_price_usd_per_mwh,
+        backlog_init_gpu_s=backlog0,
+        price_usd_per_mwh=np.asarray(inp.price_usd_per_mwh[sl], dtype=float),
+        export_price_usd_per_mwh=inp.export_price_usd_per_mwh,
         grid_share=np.asarray(inp.grid_share[sl], dtype=float),
         alpha=alpha,
-        max_import=inp.max_import_mw * inp.dt_h,
-        max_export=inp.max_export_mw * inp.dt_h,
-        battery=bat,
-        soc0=inp.initial_soc_mwh if soc0 is None else soc0,
+        max_import_mwh=inp.max_import_mw * inp.dt_h,
+        max_export_mwh=inp.max_export_mw * inp.dt_h,
+        battery=inp.battery,
+        initial_soc_mwh=inp.initial_soc_mwh if initial_soc_mwh is None else initial_soc_mwh,
         initial_green_fraction=(inp.initial_green_fraction if initial_green_fraction is None
                                 else initial_green_fraction),
-        soc_end_min=soc_end_min,
+        soc_end_min_mwh=soc_end_min_mwh,
         discharge_green_fraction=(np.zeros(n) if discharge_green_fraction is None
                                   else np.asarray(discharge_green_fraction, dtype=float)),
-        training=training,
-        training_pool_gpus=pool,
+        training=[t for t in training if t is not None],
+        training_pool_gpus=inp.training_pool_gpus,
     )
 
 
-def in_units(d: HorizonData, gpu_s: float = 1.0, tokens: float = 1.0) -> HorizonData:
-    """The same horizon with GPU time counted in units of ``gpu_s`` GPU-seconds and training
-    progress in units of ``tokens`` tokens.
-
-    The model families only ever compare GPU time with GPU time and tokens with tokens, and
-    price a GPU-second or a token through its ratio to energy, so the LP's optimum is the same
-    in any units; what changes is its numerics. A 100 MW campus has about 1e8 GPU-seconds a
-    slice and a training run 1e13 tokens, against MWh of order 1-100: in GPU-seconds and tokens
-    the matrix spans 17 orders of magnitude, in 1e6 GPU-seconds and 1e9 tokens about 7.
-    """
-    jobs = [dataclasses.replace(tj, required_tokens=tj.required_tokens / tokens,
-                                tokens_per_slice=tj.tokens_per_slice / tokens,
-                                pause_tokens=tj.pause_tokens / tokens,
-                                gpu_s_per_slice=tj.gpu_s_per_slice / gpu_s,
-                                pause_hold_gpu_s=tj.pause_hold_gpu_s / gpu_s)
-            for tj in d.training]
-    return dataclasses.replace(
-        d, batch_mwh_per_gpu_s=d.batch_mwh_per_gpu_s * gpu_s, free_gpu_s=d.free_gpu_s / gpu_s,
-        release_gpu_s=d.release_gpu_s / gpu_s, not_due_gpu_s=d.not_due_gpu_s / gpu_s,
-        backlog0_gpu_s=d.backlog0_gpu_s / gpu_s, training=jobs)
+def _training_data(tj, inp: SiteInputs, start: int, n: int,
+                   training_state: dict[str, tuple[float, bool]] | None,
+                   every_job: bool) -> TrainingData | None:
+    """One training job's data in slices ``start .. start + n`` (None: outside and dropped)."""
+    dt_s = inp.slice_s
+    remaining, running = (training_state or {}).get(tj.job_id, (tj.tokens, False))
+    outside = remaining <= 0.0 or tj.release_slice >= start + n
+    if outside and not every_job:
+        return None
+    run_factor = tj.checkpoint_interval_s / (tj.checkpoint_interval_s + tj.checkpoint_s)
+    per_slice = tj.tokens_per_s * dt_s * run_factor
+    due = tj.deadline_slice if tj.deadline_slice is not None else inp.n
+    # within the horizon, train what cannot wait: the rest at full pace after it
+    after = max(due - (start + n), 0) * per_slice
+    return TrainingData(
+        job_id=tj.job_id, gpus=tj.gpus, release_slice=min(max(tj.release_slice - start, 0), n),
+        deadline_slice=max(min(due - start, n), 0),
+        required_tokens=0.0 if outside else max(remaining - after, 0.0),
+        tokens_per_slice=per_slice,
+        pause_tokens=(tj.checkpoint_s + tj.restart_s) * tj.tokens_per_s,
+        it_mwh_per_slice=physics.training_extra_it_mwh(tj.gpus, dt_s, inp.gpu),
+        gpu_s_per_slice=tj.gpus * dt_s, pausable=tj.pausable,
+        running_before_fraction=1.0 if running else 0.0,
+        pause_hold_gpu_s=tj.gpus * min(tj.checkpoint_s, dt_s))

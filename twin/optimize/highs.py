@@ -2,20 +2,29 @@
 
 Pyomo's ``LinearStandardFormCompiler`` turns the model into a sparse matrix with a row per
 constraint and a column per variable; :class:`CompiledLP` passes that to ``highspy`` in one call
-and remembers which rows and columns belong to which Pyomo component, so that a rolling-horizon
+and remembers which rows and columns belong to which Pyomo component (callers name them by the
+component objects the model families' handles hold, never by string), so that a rolling-horizon
 re-solve changes bounds, right-hand sides, costs and coefficients in place and HiGHS warm-starts
-from its last basis. (``benchmarks/optimizer.py`` measures this against Pyomo's persistent
+from its last basis.
+
+The model keeps every quantity in its own unit (MWh, GPU-s, tokens). Where those span too many
+orders of magnitude for the solver (a campus has 1e8 GPU-seconds a slice and a training run 1e13
+tokens, against MWh of order 1-100), a :class:`Scaling` rescales columns and rows in the hand-over
+only: HiGHS sees ``x' = x / s_col`` and rows divided by ``s_row``; bounds, costs, coefficients
+and solutions pass through the same factors, so nothing outside this module changes unit.
+(``benchmarks/optimizer.py`` measures this against Pyomo's persistent
 ``appsi_highs`` and ``highs`` interfaces; see the README.)
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 INF = highspy.kHighsInf
@@ -29,20 +38,37 @@ def _index_key(index):
     return index if index is not None else 0
 
 
+@dataclass(frozen=True)
+class Scaling:
+    """Unit sizes in the hand-over to HiGHS: a column of a component in ``columns`` is passed
+    in units of its factor (``x' = x / factor``), a row of a constraint in ``rows`` divided by
+    its factor. Components not named keep factor 1."""
+
+    columns: ComponentMap = field(default_factory=ComponentMap)
+    rows: ComponentMap = field(default_factory=ComponentMap)
+
+
+def _diag(values: np.ndarray):
+    from scipy.sparse import diags
+
+    return diags(values, format="csc")
+
+
 class CompiledLP:
     """A Pyomo LP compiled once into a persistent ``highspy.Highs`` model.
 
     Attributes
     ----------
-    cols : dict of str to dict
-        Component name -> {Pyomo index: column}.
-    rows : dict of str to dict
-        Constraint name -> {Pyomo index: row} (a ranged constraint keeps its first row).
+    cols : dict of pyomo Var to dict
+        Component -> {Pyomo index: column}.
+    rows : dict of pyomo Constraint to dict
+        Constraint -> {Pyomo index: row} (a ranged constraint keeps its first row).
     compile_s, pass_s : float
         Seconds spent compiling the Pyomo model to matrices and passing them to HiGHS.
     """
 
-    def __init__(self, model: pyo.ConcreteModel, threads: int = 1):
+    def __init__(self, model: pyo.ConcreteModel, threads: int = 1,
+                 scaling: Scaling | None = None):
         t0 = time.perf_counter()
         info = LinearStandardFormCompiler().write(model, mixed_form=True)
         t1 = time.perf_counter()
@@ -50,24 +76,41 @@ class CompiledLP:
         ncol, nrow = len(info.columns), len(info.rows)
         lower = np.empty(ncol)
         upper = np.empty(ncol)
-        self.cols: dict[str, dict] = defaultdict(dict)
+        self.cols = ComponentMap()  # keyed by the component object, as the handles hold it
+        scaling = scaling or Scaling()
+        self.col_scale = np.ones(ncol)
         for k, v in enumerate(info.columns):
             lb, ub = v.bounds
             lower[k] = -INF if lb is None else lb
             upper[k] = INF if ub is None else ub
-            self.cols[v.parent_component().name][_index_key(v.index())] = k
+            parent = v.parent_component()
+            if parent not in self.cols:
+                self.cols[parent] = {}
+            self.cols[parent][_index_key(v.index())] = k
+            self.col_scale[k] = scaling.columns.get(parent, 1.0)
         rhs = np.asarray(info.rhs, dtype=float)
         row_lo = np.full(nrow, -INF)
         row_hi = np.full(nrow, INF)
         ops = np.array([op for _, op in info.rows])
         row_lo[ops <= 0] = rhs[ops <= 0]
         row_hi[ops >= 0] = rhs[ops >= 0]
-        self.rows: dict[str, dict] = defaultdict(dict)
+        self.rows = ComponentMap()
+        self.row_scale = np.ones(nrow)
         for k, (con, _) in enumerate(info.rows):
-            self.rows[con.parent_component().name].setdefault(_index_key(con.index()), k)
+            parent = con.parent_component()
+            if parent not in self.rows:
+                self.rows[parent] = {}
+            self.rows[parent].setdefault(_index_key(con.index()), k)
+            self.row_scale[k] = scaling.rows.get(parent, 1.0)
         a = info.A.tocsc()
-        self.A = a
+        self.A = a  # in the model's units
         cost = np.asarray(info.c.toarray()).ravel() if info.c.shape[0] else np.zeros(ncol)
+        # the hand-over: x' = x / s_col, rows / s_row
+        cs, rs = self.col_scale, self.row_scale
+        if scaling.columns or scaling.rows:
+            a = (_diag(1.0 / rs) @ a @ _diag(cs)).tocsc()
+            lower, upper, cost = lower / cs, upper / cs, cost * cs
+            row_lo, row_hi = row_lo / rs, row_hi / rs
         self.offset = float(info.c_offset[0]) if len(info.c_offset) else 0.0
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = ncol, nrow
@@ -87,15 +130,20 @@ class CompiledLP:
         self.cold_restarts = 0
         self._value_index: dict = {}
 
-    def col(self, name: str, index=None) -> int:
-        return self.cols[name][_index_key(index)]
+    def col(self, var, index=None) -> int:
+        """The column of ``var[index]`` (a scalar variable: no index)."""
+        return self.cols[var][_index_key(index)]
 
-    def col_array(self, name: str, indices) -> np.ndarray:
-        c = self.cols[name]
+    def col_array(self, var, indices) -> np.ndarray:
+        c = self.cols[var]
         return np.fromiter((c[i] for i in indices), dtype=np.int32)
 
-    def row_array(self, name: str, indices) -> np.ndarray:
-        r = self.rows[name]
+    def row(self, con, index=None) -> int:
+        """The row of ``con[index]`` (a scalar constraint: no index)."""
+        return self.rows[con][_index_key(index)]
+
+    def row_array(self, con, indices) -> np.ndarray:
+        r = self.rows[con]
         return np.fromiter((r[i] for i in indices), dtype=np.int32)
 
     def shift_map(self, step: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,19 +180,21 @@ class CompiledLP:
 
     def set_col_bounds(self, cols: np.ndarray, lower, upper) -> None:
         cols = np.asarray(cols, dtype=np.int32)
-        lo = np.broadcast_to(np.asarray(lower, dtype=float), cols.shape).copy()
-        hi = np.broadcast_to(np.asarray(upper, dtype=float), cols.shape).copy()
+        scale = self.col_scale[cols]
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), cols.shape) / scale
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), cols.shape) / scale
         self.h.changeColsBounds(len(cols), cols, lo, hi)
 
     def set_row_bounds(self, rows: np.ndarray, lower, upper) -> None:
         rows = np.asarray(rows, dtype=np.int32)
-        lo = np.broadcast_to(np.asarray(lower, dtype=float), rows.shape).copy()
-        hi = np.broadcast_to(np.asarray(upper, dtype=float), rows.shape).copy()
+        scale = self.row_scale[rows]
+        lo = np.broadcast_to(np.asarray(lower, dtype=float), rows.shape) / scale
+        hi = np.broadcast_to(np.asarray(upper, dtype=float), rows.shape) / scale
         self.h.changeRowsBounds(len(rows), rows, lo, hi)
 
     def set_costs(self, cols: np.ndarray, costs) -> None:
         cols = np.asarray(cols, dtype=np.int32)
-        c = np.broadcast_to(np.asarray(costs, dtype=float), cols.shape).copy()
+        c = np.broadcast_to(np.asarray(costs, dtype=float), cols.shape) * self.col_scale[cols]
         self.h.changeColsCost(len(cols), cols, c)
 
     def orientation(self, rows: np.ndarray, cols: np.ndarray, built) -> np.ndarray:
@@ -156,8 +206,10 @@ class CompiledLP:
 
     def set_coeffs(self, rows: np.ndarray, cols: np.ndarray, values) -> None:
         """Change matrix entries (row, col) one by one (HiGHS has no batch call for this)."""
-        for r, c, v in zip(np.asarray(rows).tolist(), np.asarray(cols).tolist(),
-                           np.asarray(values, dtype=float).tolist(), strict=True):
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        values = np.broadcast_to(np.asarray(values, dtype=float), rows.shape)
+        values = values * self.col_scale[cols] / self.row_scale[rows]
+        for r, c, v in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
             self.h.changeCoeff(r, c, v)
 
     def solve(self) -> np.ndarray:
@@ -176,19 +228,23 @@ class CompiledLP:
         if status != highspy.HighsModelStatus.kOptimal:
             raise SolveError(f"HiGHS returned {self.h.modelStatusToString(status)}")
         self.iterations += int(self.h.getInfo().simplex_iteration_count)
-        return np.asarray(self.h.getSolution().col_value)
+        return self.solution()
+
+    def solution(self) -> np.ndarray:
+        """The last solution's column values, in the model's units."""
+        return np.asarray(self.h.getSolution().col_value) * self.col_scale
 
     @property
     def objective(self) -> float:
         return float(self.h.getInfo().objective_function_value) + self.offset
 
-    def values(self, x: np.ndarray, name: str, indices) -> np.ndarray:
+    def values(self, x: np.ndarray, var, indices) -> np.ndarray:
         """Values of a component's columns in ``indices`` order (0 for a column Pyomo dropped
         because no constraint or objective used it)."""
-        key = (name, tuple(indices) if not isinstance(indices, range) else indices)
+        key = (id(var), tuple(indices) if not isinstance(indices, range) else indices)
         cached = self._value_index.get(key)
         if cached is None:
-            c = self.cols.get(name, {})
+            c = self.cols.get(var, {})
             cols = np.array([c.get(i, -1) for i in indices], dtype=np.int64)
             cached = self._value_index[key] = (cols, cols >= 0)
         cols, present = cached

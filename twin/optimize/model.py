@@ -20,6 +20,11 @@
   share of the discharge from storage provenance, section 4), and the green pool of storage;
 - :func:`add_gti_target_constraint` - ``sum g_it >= target * sum it``.
 
+Each family returns a typed handle (:mod:`twin.optimize.handles`): a dataclass of the variables
+and constraints it created, units in the names, which later families, the objective, the oracle,
+MPC and sizing use; nothing is looked up by name. Sizing builds the same families with capacities
+as variables (:func:`add_dispatch_families`).
+
 Every family that can make the problem infeasible has a slack with a large penalty, so the solver
 always returns and :func:`twin.optimize.plan.infeasibilities` names the family, the slice and the
 shortfall.
@@ -36,6 +41,17 @@ import numpy as np
 import pyomo.environ as pyo
 
 from twin.optimize.data import HorizonData
+from twin.optimize.handles import (
+    BalanceHandle,
+    DeferrableHandle,
+    DispatchModel,
+    GreenHandle,
+    SizedStorage,
+    StorageHandle,
+    SupplyHandle,
+    TargetHandle,
+    TrainingHandle,
+)
 
 #: Objective units: $100 for cost, 1 MWh of green IT energy for GTI.
 COST_SCALE = 100.0
@@ -72,13 +88,42 @@ def data_var(m: pyo.ConcreteModel, name: str, values, index=None) -> pyo.Var:
     return var
 
 
-def add_supply_variables(m: pyo.ConcreteModel, d: HorizonData) -> None:
-    """PV and wind taken, imports and exports [MWh per slice], and unserved energy."""
-    m.pv = pyo.Var(m.T, bounds=_bounds(d.pv_avail))
-    m.wind = pyo.Var(m.T, bounds=_bounds(d.wind_avail))
-    m.imp = pyo.Var(m.T, bounds=(0.0, d.max_import))
-    m.exp = pyo.Var(m.T, bounds=(0.0, d.max_export))
-    m.unserved = pyo.Var(m.T, bounds=(0.0, None))  # slack: demand beyond every supply
+def fixed_var(m: pyo.ConcreteModel, name: str, value: float) -> pyo.Var:
+    """A scalar data column: a variable fixed by its bounds to ``value``."""
+    var = pyo.Var(bounds=(value, value))
+    m.add_component(name, var)
+    return var
+
+
+# --- families ------------------------------------------------------------------------------
+def add_supply_variables(m: pyo.ConcreteModel, d: HorizonData,
+                         capacity_limits_mw: tuple[float | None, float | None] | None = None,
+                         pv_mw_per_mw: np.ndarray | None = None,
+                         wind_mw_per_mw: np.ndarray | None = None) -> SupplyHandle:
+    """PV and wind taken, imports and exports [MWh per slice], and unserved energy.
+
+    Dispatch takes at most what ``d`` offers. Sizing (``capacity_limits_mw`` given, the most
+    PV and wind that may be built) takes at most capacity x availability per MW of capacity:
+    ``pv_t <= pv_mw_per_mw_t * dt * pv_capacity_mw``.
+    """
+    sized = capacity_limits_mw is not None
+    m.pv_mwh = pyo.Var(m.T, bounds=(0.0, None) if sized else _bounds(d.pv_avail_mwh))
+    m.wind_mwh = pyo.Var(m.T, bounds=(0.0, None) if sized else _bounds(d.wind_avail_mwh))
+    m.import_mwh = pyo.Var(m.T, bounds=(0.0, d.max_import_mwh))
+    m.export_mwh = pyo.Var(m.T, bounds=(0.0, d.max_export_mwh))
+    m.unserved_mwh = pyo.Var(m.T, bounds=(0.0, None))  # slack: demand beyond every supply
+    handle = SupplyHandle(m.pv_mwh, m.wind_mwh, m.import_mwh, m.export_mwh, m.unserved_mwh)
+    if not sized:
+        return handle
+    m.pv_capacity_mw = pyo.Var(bounds=(0.0, capacity_limits_mw[0]))
+    m.wind_capacity_mw = pyo.Var(bounds=(0.0, capacity_limits_mw[1]))
+    pv_e, wind_e = pv_mw_per_mw * d.dt_h, wind_mw_per_mw * d.dt_h
+    m.pv_capacity = pyo.Constraint(
+        m.T, rule=lambda m, t: m.pv_mwh[t] <= float(pv_e[t]) * m.pv_capacity_mw)
+    m.wind_capacity = pyo.Constraint(
+        m.T, rule=lambda m, t: m.wind_mwh[t] <= float(wind_e[t]) * m.wind_capacity_mw)
+    return SupplyHandle(m.pv_mwh, m.wind_mwh, m.import_mwh, m.export_mwh, m.unserved_mwh,
+                        m.pv_capacity_mw, m.wind_capacity_mw)
 
 
 def soc_lower_bound(d: HorizonData) -> float:
@@ -87,185 +132,263 @@ def soc_lower_bound(d: HorizonData) -> float:
     b = d.battery
     if b is None:
         return 0.0
-    return min(b.min_soc_mwh, d.soc0 * (1.0 - b.self_discharge_per_slice) ** d.n)
+    return min(b.min_soc_mwh, d.initial_soc_mwh * (1.0 - b.self_discharge_per_slice) ** d.n)
 
 
-def add_storage_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
-    """Battery charge, discharge and content; without a battery all three are zero."""
+def _add_content(m: pyo.ConcreteModel, d: HorizonData, soc_init, floor, ceiling
+                 ) -> pyo.Constraint:
+    """``soc_t = soc_{t-1} (1 - sd) + eta_c C_t - D_t / eta_d``, and each slice's charge and
+    discharge within the room and the content at its start (the engine's and gti_core's
+    order): ``D_t / eta_d <= soc_{t-1} (1 - sd) - floor``, ``eta_c C_t <= ceiling - soc_{t-1}
+    (1 - sd)``."""
     b = d.battery
-    p = b.power_mw * d.dt_h if b else 0.0
-    m.ch = pyo.Var(m.T, bounds=(0.0, p))
-    m.dis = pyo.Var(m.T, bounds=(0.0, p))
-    lo, hi = (b.min_soc_mwh, b.max_soc_mwh) if b else (0.0, 0.0)
-    m.soc = pyo.Var(m.T, bounds=(soc_lower_bound(d), hi))
-    if b is None:
-        return
     keep, ec, ed = 1.0 - b.self_discharge_per_slice, b.charge_efficiency, b.discharge_efficiency
-    m.soc_init = pyo.Var(bounds=(d.soc0, d.soc0))
-
-    def content(m, t):
-        before = m.soc[t - 1] if t > 0 else m.soc_init
-        return m.soc[t] == before * keep + ec * m.ch[t] - m.dis[t] / ed
-
-    m.storage = pyo.Constraint(m.T, rule=content)
 
     def start_content(m, t):
-        return (m.soc[t - 1] if t > 0 else m.soc_init) * keep
+        return (m.soc_mwh[t - 1] if t > 0 else soc_init) * keep
 
-    # within a slice the engine (and gti_core) discharge from the content at its start and
-    # charge into the room left at its start; a store that self-discharged below its floor
-    # has the floor where it is
-    floor = min(lo, d.soc0 * keep)
-    m.soc_floor = pyo.Var(bounds=(floor, floor))
+    m.storage = pyo.Constraint(m.T, rule=lambda m, t: m.soc_mwh[t] == start_content(m, t)
+                               + ec * m.charge_mwh[t] - m.discharge_mwh[t] / ed)
     m.discharge_limit = pyo.Constraint(
-        m.T, rule=lambda m, t: m.dis[t] / ed <= start_content(m, t) - m.soc_floor)
+        m.T, rule=lambda m, t: m.discharge_mwh[t] / ed <= start_content(m, t) - floor)
     m.charge_limit = pyo.Constraint(
-        m.T, rule=lambda m, t: ec * m.ch[t] <= hi - start_content(m, t))
-    end = lo if d.soc_end_min is None else min(d.soc_end_min, hi)
-    m.soc_end_min = pyo.Var(bounds=(end, end))
-    m.end_short = pyo.Var(bounds=(0.0, None))  # priced by the objective's terminal value
-    m.storage_end = pyo.Constraint(expr=m.soc[d.n - 1] + m.end_short >= m.soc_end_min)
+        m.T, rule=lambda m, t: ec * m.charge_mwh[t] <= ceiling - start_content(m, t))
+    return m.storage
 
 
-def add_deferrable_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
+def add_storage_constraints(m: pyo.ConcreteModel, d: HorizonData,
+                            sized: SizedStorage | None = None) -> StorageHandle:
+    """Battery charge, discharge and content [MWh]; without a battery all three are zero.
+
+    Dispatch: power and window from ``d.battery``; the horizon ends at ``soc_end_min_mwh``
+    or the window's floor, short of it at the objective's terminal value. Sizing (``sized``):
+    ``C_t, D_t <= dt * power_mw``, ``min * energy_mwh <= soc_t <= max * energy_mwh``, the
+    start at ``initial * energy_mwh``, and the horizon ends where it started (cyclic); the
+    efficiencies and self-discharge are ``d.battery``'s in both.
+    """
+    b = d.battery
+    if sized is not None:
+        if b is None:
+            raise ValueError("sizing a battery needs its efficiencies: give the site a "
+                             "battery block")
+        return _add_sized_storage(m, d, sized)
+    p = b.power_mw * d.dt_h if b else 0.0
+    m.charge_mwh = pyo.Var(m.T, bounds=(0.0, p))
+    m.discharge_mwh = pyo.Var(m.T, bounds=(0.0, p))
+    lo, hi = (b.min_soc_mwh, b.max_soc_mwh) if b else (0.0, 0.0)
+    m.soc_mwh = pyo.Var(m.T, bounds=(soc_lower_bound(d), hi))
+    if b is None:
+        return StorageHandle(m.charge_mwh, m.discharge_mwh, m.soc_mwh)
+    keep = 1.0 - b.self_discharge_per_slice
+    soc_init = fixed_var(m, "soc_init_mwh", d.initial_soc_mwh)
+    # a store that self-discharged below its floor has the floor where it is
+    floor = fixed_var(m, "soc_floor_mwh", min(lo, d.initial_soc_mwh * keep))
+    content = _add_content(m, d, soc_init, floor, hi)
+    end = lo if d.soc_end_min_mwh is None else min(d.soc_end_min_mwh, hi)
+    end_min = fixed_var(m, "soc_end_min_mwh", end)
+    m.end_short_mwh = pyo.Var(bounds=(0.0, None))  # priced by the objective's terminal value
+    m.storage_end = pyo.Constraint(expr=m.soc_mwh[d.n - 1] + m.end_short_mwh >= end_min)
+    return StorageHandle(m.charge_mwh, m.discharge_mwh, m.soc_mwh, soc_init, content, floor,
+                         end_min, m.end_short_mwh)
+
+
+def _add_sized_storage(m: pyo.ConcreteModel, d: HorizonData, s: SizedStorage) -> StorageHandle:
+    m.bess_mw = pyo.Var(bounds=(0.0, s.max_power_mw))
+    m.bess_mwh = pyo.Var(bounds=(0.0, s.max_energy_mwh))
+    m.charge_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.discharge_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.soc_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.soc_init_mwh = pyo.Var(bounds=(0.0, None))
+    m.start_share = pyo.Constraint(expr=m.soc_init_mwh == s.initial_soc_fraction * m.bess_mwh)
+    dt = d.dt_h
+    m.charge_power = pyo.Constraint(m.T, rule=lambda m, t: m.charge_mwh[t] <= dt * m.bess_mw)
+    m.discharge_power = pyo.Constraint(
+        m.T, rule=lambda m, t: m.discharge_mwh[t] <= dt * m.bess_mw)
+    m.soc_max = pyo.Constraint(
+        m.T, rule=lambda m, t: m.soc_mwh[t] <= s.max_soc_fraction * m.bess_mwh)
+    m.soc_min = pyo.Constraint(
+        m.T, rule=lambda m, t: m.soc_mwh[t] >= s.min_soc_fraction * m.bess_mwh)
+    content = _add_content(m, d, m.soc_init_mwh, s.min_soc_fraction * m.bess_mwh,
+                           s.max_soc_fraction * m.bess_mwh)
+    m.cyclic = pyo.Constraint(expr=m.soc_mwh[d.n - 1] >= m.soc_init_mwh)
+    return StorageHandle(m.charge_mwh, m.discharge_mwh, m.soc_mwh, m.soc_init_mwh, content,
+                         power_mw=m.bess_mw, energy_mwh=m.bess_mwh)
+
+
+def add_deferrable_constraints(m: pyo.ConcreteModel, d: HorizonData) -> DeferrableHandle:
     """Batch work served per slice [GPU-s] through the backlog account."""
-    m.batch = pyo.Var(m.T, bounds=(0.0, None))
-    m.backlog = pyo.Var(m.T, bounds=(0.0, None))
-    m.batch_late = pyo.Var(m.T, bounds=(0.0, None))  # slack: work past its deadline
-    data_var(m, "free", d.free_gpu_s)
-    data_var(m, "released", d.release_gpu_s)
-    data_var(m, "may_wait", d.not_due_gpu_s)
-    m.backlog_init = pyo.Var(bounds=(d.backlog0_gpu_s, d.backlog0_gpu_s))
+    m.batch_gpu_s = pyo.Var(m.T, bounds=(0.0, None))
+    m.backlog_gpu_s = pyo.Var(m.T, bounds=(0.0, None))
+    m.batch_late_gpu_s = pyo.Var(m.T, bounds=(0.0, None))  # slack: work past its deadline
+    free = data_var(m, "free_gpu_s", d.free_gpu_s)
+    released = data_var(m, "released_gpu_s", d.release_gpu_s)
+    may_wait = data_var(m, "may_wait_gpu_s", d.not_due_gpu_s)
+    backlog_init = fixed_var(m, "backlog_init_gpu_s", d.backlog_init_gpu_s)
 
     def account(m, t):
-        before = m.backlog[t - 1] if t > 0 else m.backlog_init
-        return m.backlog[t] == before + m.released[t] - m.batch[t]
+        before = m.backlog_gpu_s[t - 1] if t > 0 else backlog_init
+        return m.backlog_gpu_s[t] == before + released[t] - m.batch_gpu_s[t]
 
     m.deferrable = pyo.Constraint(m.T, rule=account)
     m.deadlines = pyo.Constraint(
-        m.T, rule=lambda m, t: m.backlog[t] - m.batch_late[t] <= m.may_wait[t])
+        m.T, rule=lambda m, t: m.backlog_gpu_s[t] - m.batch_late_gpu_s[t] <= may_wait[t])
+    return DeferrableHandle(m.batch_gpu_s, m.backlog_gpu_s, m.batch_late_gpu_s, free, released,
+                            may_wait, backlog_init, m.deferrable, m.deadlines)
 
 
-def add_training_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
-    """Running share of each slice per training job, pauses and progress."""
+def add_training_constraints(m: pyo.ConcreteModel, d: HorizonData,
+                             deferrable: DeferrableHandle) -> TrainingHandle:
+    """Running share of each slice per training job, pauses and progress, within the
+    training pool and, with batch work, within the GPU time left free."""
     jobs = list(range(len(d.training)))
     m.J = pyo.Set(initialize=jobs, ordered=True)
 
     def run_bounds(m, j, t):
         tj = d.training[j]
-        if t < tj.release:
+        if t < tj.release_slice:
             return (0.0, 0.0)
-        return (0.0, 1.0) if tj.pausable else (1.0 if t < tj.deadline else 0.0, 1.0)
+        return (0.0, 1.0) if tj.pausable else (1.0 if t < tj.deadline_slice else 0.0, 1.0)
 
-    m.run = pyo.Var(m.J, m.T, bounds=run_bounds)
-    m.pause = pyo.Var(m.J, m.T, bounds=(0.0, 1.0))
-    m.train_short = pyo.Var(m.J, bounds=(0.0, None))  # slack: tokens missing at the deadline
-    m.running_before = pyo.Var(m.J, bounds=lambda m, j: (d.training[j].running_before,) * 2)
-    m.required = pyo.Var(m.J, bounds=lambda m, j: (d.training[j].required_tokens,) * 2)
+    m.run_fraction = pyo.Var(m.J, m.T, bounds=run_bounds)
+    m.pause_fraction = pyo.Var(m.J, m.T, bounds=(0.0, 1.0))
+    m.train_short_tokens = pyo.Var(m.J, bounds=(0.0, None))  # slack: tokens missing
+    m.running_before_fraction = pyo.Var(
+        m.J, bounds=lambda m, j: (d.training[j].running_before_fraction,) * 2)
+    m.required_tokens = pyo.Var(m.J, bounds=lambda m, j: (d.training[j].required_tokens,) * 2)
+    run, pause = m.run_fraction, m.pause_fraction
 
     def pauses(m, j, t):
-        before = m.run[j, t - 1] if t > 0 else m.running_before[j]
-        return m.pause[j, t] >= before - m.run[j, t]
+        before = run[j, t - 1] if t > 0 else m.running_before_fraction[j]
+        return pause[j, t] >= before - run[j, t]
 
     m.pauses = pyo.Constraint(m.J, m.T, rule=pauses)
 
     def progress(m, j):
         tj = d.training[j]
-        due = range(min(tj.deadline, d.n))
-        return (sum(tj.tokens_per_slice * m.run[j, t] - tj.pause_tokens * m.pause[j, t]
-                    for t in due) + m.train_short[j] >= m.required[j])
+        due = range(min(tj.deadline_slice, d.n))
+        return (sum(tj.tokens_per_slice * run[j, t] - tj.pause_tokens * pause[j, t]
+                    for t in due) + m.train_short_tokens[j] >= m.required_tokens[j])
 
     m.progress = pyo.Constraint(m.J, rule=progress)
     m.training_pool = pyo.Constraint(
-        m.T, rule=lambda m, t: sum(d.training[j].gpus * m.run[j, t] for j in m.J)
+        m.T, rule=lambda m, t: sum(d.training[j].gpus * run[j, t] for j in m.J)
         <= d.training_pool_gpus if jobs else pyo.Constraint.Skip)
     # a pause holds the job's GPUs while it writes its last checkpoint (the engine's order)
-    m.gpus = pyo.Constraint(m.T, rule=lambda m, t: m.batch[t] + sum(
-        d.training[j].gpu_s_per_slice * m.run[j, t]
-        + d.training[j].pause_hold_gpu_s * m.pause[j, t] for j in m.J) <= m.free[t])
+    m.gpus = pyo.Constraint(m.T, rule=lambda m, t: deferrable.batch_gpu_s[t] + sum(
+        d.training[j].gpu_s_per_slice * run[j, t]
+        + d.training[j].pause_hold_gpu_s * pause[j, t] for j in m.J)
+        <= deferrable.free_gpu_s[t])
+    return TrainingHandle(m.J, run, pause, m.train_short_tokens, m.running_before_fraction,
+                          m.required_tokens, m.progress, m.gpus)
 
 
-def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
-    """IT energy of the placed work and the bus balance [MWh]."""
-    m.it = pyo.Var(m.T, bounds=(0.0, None))
-    data_var(m, "it_base", d.it_base)
-    m.it_energy = pyo.Constraint(m.T, rule=lambda m, t: m.it[t] == m.it_base[t]
-                                 + d.batch_mwh_per_gpu_s * m.batch[t]
-                                 + sum(d.training[j].it_mwh_per_slice * m.run[j, t] for j in m.J))
+def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: SupplyHandle,
+                            storage: StorageHandle, deferrable: DeferrableHandle,
+                            training: TrainingHandle) -> BalanceHandle:
+    """IT energy of the placed work and the bus balance [MWh] (spec section 1):
+    ``it_t = it_base_t + batch_mwh_per_gpu_s * batch_t + sum_j it_j * run_jt`` and
+    ``pv + wind + import + discharge + unserved = (1 + nonit_per_it) it + charge + export``."""
+    m.it_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    it_base = data_var(m, "it_base_mwh", d.it_base_mwh)
+    run = training.run_fraction
+    m.it_energy = pyo.Constraint(m.T, rule=lambda m, t: m.it_mwh[t] == it_base[t]
+                                 + d.batch_mwh_per_gpu_s * deferrable.batch_gpu_s[t]
+                                 + sum(d.training[j].it_mwh_per_slice * run[j, t]
+                                       for j in training.jobs))
     load = 1.0 + d.nonit_per_it
-    m.balance = pyo.Constraint(m.T, rule=lambda m, t: m.pv[t] + m.wind[t] + m.imp[t] + m.dis[t]
-                               + m.unserved[t] == float(load[t]) * m.it[t] + m.ch[t] + m.exp[t])
+    s, st = supply, storage
+    m.balance = pyo.Constraint(m.T, rule=lambda m, t: s.pv_mwh[t] + s.wind_mwh[t]
+                               + s.import_mwh[t] + st.discharge_mwh[t] + s.unserved_mwh[t]
+                               == float(load[t]) * m.it_mwh[t] + st.charge_mwh[t]
+                               + s.export_mwh[t])
+    return BalanceHandle(m.it_mwh, it_base, m.balance)
 
 
-def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData) -> None:
+def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: SupplyHandle,
+                          storage: StorageHandle, balance: BalanceHandle,
+                          pool: bool = True) -> GreenHandle:
     """Green of each slice under ``it_first`` and the green content of storage [MWh].
 
     ``g_it <= it``, ``g_nonit <= cooling + aux``, ``g_charge <= charge``, ``g_it + g_nonit
     + g_charge <= G_in - export``, and the green exported at most the export and the site's
     own supply. The green pool gains ``eta_c * g_charge``, loses the discharge's green
-    draw ``f_t * D / eta_d`` and self-discharge, and holds at most the store's content. The
-    objective's weights (:data:`GREEN_WEIGHTS`) give the green to IT, then to cooling and aux,
-    then to storage: the order of spec section 3.
+    draw ``f_t * D / eta_d`` and self-discharge, and holds at most the store's content
+    (``pool=False``: the caller links its own, as typical days do). The objective's weights
+    (:data:`GREEN_WEIGHTS`) give the green to IT, then to cooling and aux, then to storage:
+    the order of spec section 3.
     """
-    m.g_it = pyo.Var(m.T, bounds=(0.0, None))
-    m.g_nonit = pyo.Var(m.T, bounds=(0.0, None))
-    m.g_charge = pyo.Var(m.T, bounds=(0.0, None))
-    m.g_export = pyo.Var(m.T, bounds=(0.0, None))  # counted by the aggregate method only
-    m.green_it = pyo.Constraint(m.T, rule=lambda m, t: m.g_it[t] <= m.it[t])
-    m.green_export = pyo.Constraint(m.T, rule=lambda m, t: m.g_export[t] <= m.exp[t])
+    s, st, it = supply, storage, balance.it_mwh
+    m.green_it_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.green_nonit_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.green_charge_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.green_export_mwh = pyo.Var(m.T, bounds=(0.0, None))  # counted by the aggregate method
+    g_it, g_nonit, g_charge = m.green_it_mwh, m.green_nonit_mwh, m.green_charge_mwh
+    m.green_it = pyo.Constraint(m.T, rule=lambda m, t: g_it[t] <= it[t])
+    m.green_export = pyo.Constraint(
+        m.T, rule=lambda m, t: m.green_export_mwh[t] <= s.export_mwh[t])
     nonit = d.nonit_per_it
     m.green_nonit = pyo.Constraint(
-        m.T, rule=lambda m, t: m.g_nonit[t] <= float(nonit[t]) * m.it[t])
-    m.green_charge = pyo.Constraint(m.T, rule=lambda m, t: m.g_charge[t] <= m.ch[t])
+        m.T, rule=lambda m, t: g_nonit[t] <= float(nonit[t]) * it[t])
+    m.green_charge = pyo.Constraint(m.T, rule=lambda m, t: g_charge[t] <= st.charge_mwh[t])
     grid_green = d.alpha * d.grid_share
     f = d.discharge_green_fraction
     # one meter nets import and export: what is exported leaves from the site's own supply,
     # so it is taken off the green inflow of the site's loads. Otherwise importing and
     # exporting in one slice would add alpha * grid_share of green per MWh to the LP's books
     # that gti_core, reading the netted meters, never sees.
-    m.green_in = pyo.Constraint(m.T, rule=lambda m, t: m.g_it[t] + m.g_nonit[t] + m.g_charge[t]
-                                <= m.pv[t] + m.wind[t] - m.exp[t]
-                                + float(grid_green[t]) * m.imp[t] + float(f[t]) * m.dis[t])
+    m.green_in = pyo.Constraint(m.T, rule=lambda m, t: g_it[t] + g_nonit[t] + g_charge[t]
+                                <= s.pv_mwh[t] + s.wind_mwh[t] - s.export_mwh[t]
+                                + float(grid_green[t]) * s.import_mwh[t]
+                                + float(f[t]) * st.discharge_mwh[t])
     m.green_export_supply = pyo.Constraint(
-        m.T, rule=lambda m, t: m.g_export[t] <= m.pv[t] + m.wind[t] + m.dis[t])
+        m.T, rule=lambda m, t: m.green_export_mwh[t] <= s.pv_mwh[t] + s.wind_mwh[t]
+        + st.discharge_mwh[t])
+    handle = GreenHandle(g_it, g_nonit, g_charge, m.green_export_mwh, m.green_in,
+                         m.green_nonit)
     b = d.battery
-    if b is None:
-        return
+    if b is None or not pool:
+        return handle
     keep, ec, ed = 1.0 - b.self_discharge_per_slice, b.charge_efficiency, b.discharge_efficiency
-    m.soc_green = pyo.Var(m.T, bounds=(0.0, None))
-    if hasattr(m, "bess_mwh"):  # sizing: the initial content is a share of the chosen size
-        m.soc_green_init = pyo.Var(bounds=(0.0, None))
+    m.soc_green_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    if storage.sized:  # the initial content is a share of the chosen size
+        m.soc_green_init_mwh = pyo.Var(bounds=(0.0, None))
         m.green_init = pyo.Constraint(
-            expr=m.soc_green_init == d.initial_green_fraction * m.soc_init)
+            expr=m.soc_green_init_mwh == d.initial_green_fraction * storage.soc_init_mwh)
     else:
-        g0 = d.soc0 * d.initial_green_fraction
-        m.soc_green_init = pyo.Var(bounds=(g0, g0))
+        fixed_var(m, "soc_green_init_mwh", d.initial_soc_mwh * d.initial_green_fraction)
+    g_init = m.soc_green_init_mwh
 
-    def pool(m, t):
-        before = m.soc_green[t - 1] if t > 0 else m.soc_green_init
-        return (m.soc_green[t] == before * keep + ec * m.g_charge[t]
-                - float(f[t]) / ed * m.dis[t])
+    def green_pool(m, t):
+        before = m.soc_green_mwh[t - 1] if t > 0 else g_init
+        return (m.soc_green_mwh[t] == before * keep + ec * g_charge[t]
+                - float(f[t]) / ed * st.discharge_mwh[t])
 
-    m.green_pool = pyo.Constraint(m.T, rule=pool)
-    m.green_pool_cap = pyo.Constraint(m.T, rule=lambda m, t: m.soc_green[t] <= m.soc[t])
+    m.green_pool = pyo.Constraint(m.T, rule=green_pool)
+    m.green_pool_cap = pyo.Constraint(
+        m.T, rule=lambda m, t: m.soc_green_mwh[t] <= st.soc_mwh[t])
+    return GreenHandle(g_it, g_nonit, g_charge, m.green_export_mwh, m.green_in, m.green_nonit,
+                       m.green_pool, m.soc_green_mwh, g_init)
 
 
-def add_gti_target_constraint(m: pyo.ConcreteModel, d: HorizonData, target: float,
-                              method: str = "slice", weights: np.ndarray | None = None) -> None:
+def add_gti_target_constraint(m: pyo.ConcreteModel, d: HorizonData, balance: BalanceHandle,
+                              green: GreenHandle, target: float, method: str = "slice",
+                              weights: np.ndarray | None = None) -> TargetHandle:
     """GTI of the horizon at least ``target``: time-slice (green IT energy) or aggregate
     (``it_first``: green delivered to every load plus green exported, spec section 6, with the
     export attributes retained), both over IT energy. ``weights``: how many real slices each
     slice stands for (typical days; default 1)."""
     w = np.ones(d.n) if weights is None else np.asarray(weights, dtype=float)
-    m.target_short = pyo.Var(bounds=(0.0, None))
+    m.target_short_mwh = pyo.Var(bounds=(0.0, None))
+    g = green
     if method == "slice":
-        green = sum(float(w[t]) * m.g_it[t] for t in m.T)
+        total = sum(float(w[t]) * g.it_mwh[t] for t in m.T)
     elif method == "aggregate":
-        green = sum(float(w[t]) * (m.g_it[t] + m.g_nonit[t] + m.g_export[t]) for t in m.T)
+        total = sum(float(w[t]) * (g.it_mwh[t] + g.nonit_mwh[t] + g.export_mwh[t]) for t in m.T)
     else:
         raise ValueError(f"method = {method!r}: must be 'slice' or 'aggregate'")
-    m.gti_target = pyo.Constraint(expr=green + m.target_short
-                                  >= target * sum(float(w[t]) * m.it[t] for t in m.T))
+    m.gti_target = pyo.Constraint(expr=total + m.target_short_mwh
+                                  >= target * sum(float(w[t]) * balance.it_mwh[t] for t in m.T))
+    return TargetHandle(m.target_short_mwh, m.gti_target)
 
 
 def terminal_value(d: HorizonData, objective: str) -> float:
@@ -274,51 +397,82 @@ def terminal_value(d: HorizonData, objective: str) -> float:
     store refills only from green surplus, which a window two days long sees coming, and a
     price on the end level would keep green in store that the window's own deficits need."""
     if objective == "cost":
-        return float(np.median(d.price)) / COST_SCALE
+        return float(np.median(d.price_usd_per_mwh)) / COST_SCALE
     return 0.0
 
 
-def add_objective(m: pyo.ConcreteModel, d: HorizonData, objective: str) -> None:
+def shortfall_mwh(d: HorizonData, h: DispatchModel, weights: np.ndarray | None = None,
+                  batch_mwh_per_gpu_s: float | None = None):
+    """Every slack of the model in MWh-equivalents: unserved energy, batch work past its
+    deadline at its facility energy, training tokens short at their IT energy, and the GTI
+    target's shortfall."""
+    w = np.ones(d.n) if weights is None else weights
+    batch_mwh = (d.batch_mwh_per_gpu_s * (1.0 + float(np.max(d.nonit_per_it, initial=0.0)))
+                 if batch_mwh_per_gpu_s is None else batch_mwh_per_gpu_s)
+    t_ = h.training
+    short = (sum(float(w[t]) * (h.supply.unserved_mwh[t]
+                                + batch_mwh * h.deferrable.late_gpu_s[t]) for t in h.model.T)
+             + sum(d.training[j].it_mwh_per_slice / d.training[j].tokens_per_slice
+                   * t_.short_tokens[j] for j in t_.jobs))
+    if h.target is not None:
+        short = short + h.target.short_mwh
+    return short
+
+
+def add_objective(h: DispatchModel, d: HorizonData, objective: str) -> None:
     """``cost``: import cost - export revenue; ``gti``: green IT energy, cost breaking ties."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective = {objective!r}: must be one of {list(OBJECTIVES)}")
-    price, xp = d.price, d.export_price
-    cost = sum(float(price[t]) * m.imp[t] - xp * m.exp[t] for t in m.T) / COST_SCALE
-    throughput = THROUGHPUT_TIEBREAK * sum(m.ch[t] + m.dis[t] for t in m.T)
-    has_green = hasattr(m, "g_it")
-    green = sum(m.g_it[t] for t in m.T) if has_green else 0.0
-    batch_mwh = d.batch_mwh_per_gpu_s * (1.0 + float(np.max(d.nonit_per_it, initial=0.0)))
-    short = (sum(m.unserved[t] + batch_mwh * m.batch_late[t] for t in m.T)
-             + sum(d.training[j].it_mwh_per_slice / d.training[j].tokens_per_slice
-                   * m.train_short[j] for j in m.J))
-    if hasattr(m, "target_short"):
-        short = short + m.target_short
+    m, s, st, g = h.model, h.supply, h.storage, h.green
+    price, xp = d.price_usd_per_mwh, d.export_price_usd_per_mwh
+    cost = sum(float(price[t]) * s.import_mwh[t] - xp * s.export_mwh[t] for t in m.T) / COST_SCALE
+    throughput = THROUGHPUT_TIEBREAK * sum(st.charge_mwh[t] + st.discharge_mwh[t] for t in m.T)
+    green = sum(g.it_mwh[t] for t in m.T) if g is not None else 0.0
     if objective == "cost":
         expr = cost - SECONDARY_WEIGHT * green  # without green families: cost alone
     else:
         w_it, w_nonit, w_charge = GREEN_WEIGHTS
-        expr = (-sum(w_it * m.g_it[t] + w_nonit * m.g_nonit[t] + w_charge * m.g_charge[t]
-                     for t in m.T)
+        expr = (-sum(w_it * g.it_mwh[t] + w_nonit * g.nonit_mwh[t]
+                     + w_charge * g.charge_mwh[t] for t in m.T)
                 + SECONDARY_WEIGHT * cost
-                + GTI_EXPORT_COST * sum(m.exp[t] for t in m.T))
-    if hasattr(m, "end_short"):  # content short of a window's end level, valued per MWh
-        expr = expr + terminal_value(d, objective) * m.end_short
-    m.objective = pyo.Objective(expr=expr + throughput + PENALTY * short, sense=pyo.minimize)
+                + GTI_EXPORT_COST * sum(s.export_mwh[t] for t in m.T))
+    if st.end_short_mwh is not None:  # content short of a window's end level, valued per MWh
+        expr = expr + terminal_value(d, objective) * st.end_short_mwh
+    m.objective = pyo.Objective(expr=expr + throughput + PENALTY * shortfall_mwh(d, h),
+                                sense=pyo.minimize)
+
+
+def add_dispatch_families(m: pyo.ConcreteModel, d: HorizonData,
+                          sized_supply: tuple[float | None, float | None] | None = None,
+                          pv_mw_per_mw: np.ndarray | None = None,
+                          wind_mw_per_mw: np.ndarray | None = None,
+                          sized_storage: SizedStorage | None = None,
+                          linked_storage=None) -> tuple[SupplyHandle, StorageHandle,
+                                                        DeferrableHandle, TrainingHandle,
+                                                        BalanceHandle]:
+    """Supply, storage, deferrable work, training and the balance: the families every
+    dispatch and sizing LP has (sizing passes capacities; ``linked_storage(m, d)`` replaces
+    the chronological storage family, as typical days do)."""
+    supply = add_supply_variables(m, d, sized_supply, pv_mw_per_mw, wind_mw_per_mw)
+    storage = (linked_storage(m, d) if linked_storage is not None
+               else add_storage_constraints(m, d, sized_storage))
+    deferrable = add_deferrable_constraints(m, d)
+    training = add_training_constraints(m, d, deferrable)
+    balance = add_balance_constraints(m, d, supply, storage, deferrable, training)
+    return supply, storage, deferrable, training, balance
 
 
 def build_model(d: HorizonData, objective: str = "cost",
-                gti_target: float | None = None) -> pyo.ConcreteModel:
+                gti_target: float | None = None) -> DispatchModel:
     """The dispatch LP of a horizon: every family above, and the objective."""
     m = pyo.ConcreteModel(name="dispatch")
     m.T = pyo.RangeSet(0, d.n - 1)
-    add_supply_variables(m, d)
-    add_storage_constraints(m, d)
-    add_deferrable_constraints(m, d)
-    add_training_constraints(m, d)
-    add_balance_constraints(m, d)
+    supply, storage, deferrable, training, balance = add_dispatch_families(m, d)
+    green = target = None
     if objective == "gti" or gti_target is not None:  # cost alone needs no colours
-        add_green_constraints(m, d)
+        green = add_green_constraints(m, d, supply, storage, balance)
     if gti_target is not None:
-        add_gti_target_constraint(m, d, gti_target)
-    add_objective(m, d, objective)
-    return m
+        target = add_gti_target_constraint(m, d, balance, green, gti_target)
+    h = DispatchModel(m, supply, storage, deferrable, training, balance, green, target)
+    add_objective(h, d, objective)
+    return h

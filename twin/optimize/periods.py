@@ -76,9 +76,9 @@ def rigid_training(d: HorizonData) -> tuple[np.ndarray, np.ndarray]:
     while the training pool is full."""
     it, gpu_s = np.zeros(d.n), np.zeros(d.n)
     busy = np.zeros(d.n)
-    for tj in sorted(d.training, key=lambda j: j.release):
+    for tj in sorted(d.training, key=lambda j: j.release_slice):
         need = tj.required_tokens / tj.tokens_per_slice  # slices of running
-        t = tj.release
+        t = tj.release_slice
         while need > 1e-12 and t < d.n:
             if busy[t] + tj.gpus <= d.training_pool_gpus:
                 share = min(1.0, need)
@@ -114,8 +114,8 @@ def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
                          "horizon's days)")
     train_it, train_gpu_s = rigid_training(d)
     profiles = pd.DataFrame({
-        "pv": cf_pv, "wind": cf_wind, "price": d.price, "grid_share": d.grid_share,
-        "nonit": d.nonit_per_it, "it_base": d.it_base + train_it,
+        "pv": cf_pv, "wind": cf_wind, "price": d.price_usd_per_mwh, "grid_share": d.grid_share,
+        "nonit": d.nonit_per_it, "it_base": d.it_base_mwh + train_it,
         "free_gpu_s": np.maximum(d.free_gpu_s - train_gpu_s, 0.0),
     }, index=pd.date_range(start or "2001-01-01", periods=d.n, freq=f"{round(d.dt_h * 60)}min"))
     # a profile that never changes (no wind, a flat price) carries no information and
@@ -139,10 +139,10 @@ def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
     tp = TypicalDays(per_day=per_day, assignments=assign, weights=weights, medoids=medoids,
                      rmse={c: float(v) for c, v in agg.accuracy.rmse.items()})
     data = dataclasses.replace(
-        d, pv_avail=col["pv"] * d.dt_h, wind_avail=col["wind"] * d.dt_h,
-        it_base=col["it_base"], nonit_per_it=col["nonit"], free_gpu_s=col["free_gpu_s"],
-        release_gpu_s=rel * scale, not_due_gpu_s=may_wait * scale, backlog0_gpu_s=0.0,
-        price=col["price"], grid_share=col["grid_share"],
+        d, pv_avail_mwh=col["pv"] * d.dt_h, wind_avail_mwh=col["wind"] * d.dt_h,
+        it_base_mwh=col["it_base"], nonit_per_it=col["nonit"], free_gpu_s=col["free_gpu_s"],
+        release_gpu_s=rel * scale, not_due_gpu_s=may_wait * scale, backlog_init_gpu_s=0.0,
+        price_usd_per_mwh=col["price"], grid_share=col["grid_share"],
         discharge_green_fraction=d.discharge_green_fraction[slices], training=[],
         training_pool_gpus=0)
     return tp, data, col["pv"], col["wind"]

@@ -19,8 +19,10 @@ import pandas as pd
 
 from gti_core.meters import ENERGY_COLUMNS
 from gti_core.score import AccountingParams, score_site
+from models import site as physics
 from twin.inputs import SiteInputs
 from twin.optimize.data import HorizonData, horizon_data
+from twin.optimize.handles import DispatchModel
 from twin.optimize.highs import CompiledLP
 from twin.optimize.model import build_model
 
@@ -71,67 +73,97 @@ class Plan:
     timings_s: dict = field(default_factory=dict)
 
 
-def plan_values(lp: CompiledLP, x: np.ndarray, d: HorizonData) -> dict[str, np.ndarray]:
-    """The columns of each per-slice component, in slice order."""
+@dataclass
+class PlanValues:
+    """The LP's solution per slice, in the model's units (absent families read as zeros)."""
+
+    pv_mwh: np.ndarray
+    wind_mwh: np.ndarray
+    import_mwh: np.ndarray
+    export_mwh: np.ndarray
+    charge_mwh: np.ndarray
+    discharge_mwh: np.ndarray
+    soc_mwh: np.ndarray
+    batch_gpu_s: np.ndarray
+    backlog_gpu_s: np.ndarray
+    it_mwh: np.ndarray
+    green_it_mwh: np.ndarray
+    unserved_mwh: np.ndarray
+    batch_late_gpu_s: np.ndarray
+    run_fraction: dict[str, np.ndarray]
+    train_short_tokens: np.ndarray
+    target_short_mwh: float = 0.0
+
+
+def plan_values(lp: CompiledLP, x: np.ndarray, h: DispatchModel, d: HorizonData) -> PlanValues:
+    """The columns of each per-slice variable, in slice order."""
     t = range(d.n)
-    out = {name: lp.values(x, name, t) for name in
-           ("pv", "wind", "imp", "exp", "ch", "dis", "soc", "batch", "backlog", "it", "g_it",
-            "unserved", "batch_late")}  # absent components (g_it under cost) read as zeros
-    for j, tj in enumerate(d.training):
-        out[f"run:{tj.job_id}"] = lp.values(x, "run", [(j, k) for k in t])
-    out["train_short"] = lp.values(x, "train_short", range(len(d.training)))
-    return out
+    s, st, q = h.supply, h.storage, h.deferrable
+    green = (lp.values(x, h.green.it_mwh, t) if h.green is not None else np.zeros(d.n))
+    return PlanValues(
+        pv_mwh=lp.values(x, s.pv_mwh, t), wind_mwh=lp.values(x, s.wind_mwh, t),
+        import_mwh=lp.values(x, s.import_mwh, t), export_mwh=lp.values(x, s.export_mwh, t),
+        charge_mwh=lp.values(x, st.charge_mwh, t),
+        discharge_mwh=lp.values(x, st.discharge_mwh, t), soc_mwh=lp.values(x, st.soc_mwh, t),
+        batch_gpu_s=lp.values(x, q.batch_gpu_s, t), backlog_gpu_s=lp.values(x, q.backlog_gpu_s, t),
+        it_mwh=lp.values(x, h.balance.it_mwh, t), green_it_mwh=green,
+        unserved_mwh=lp.values(x, s.unserved_mwh, t),
+        batch_late_gpu_s=lp.values(x, q.late_gpu_s, t),
+        run_fraction={tj.job_id: lp.values(x, h.training.run_fraction, [(j, k) for k in t])
+                      for j, tj in enumerate(d.training)},
+        train_short_tokens=lp.values(x, h.training.short_tokens, range(len(d.training))),
+        target_short_mwh=(float(x[lp.col(h.target.short_mwh)]) if h.target is not None
+                          else 0.0))
 
 
-def infeasibilities(v: dict, d: HorizonData, index: pd.DatetimeIndex,
-                    gti_target: float | None, target_short: float) -> list[str]:
+def infeasibilities(v: PlanValues, d: HorizonData, index: pd.DatetimeIndex,
+                    gti_target: float | None) -> list[str]:
     """One message per violated family: the family, the first slice and the shortfall."""
     msgs = []
-    if (v["unserved"] > SHORTFALL_TOL).any():
-        k = int(np.argmax(v["unserved"] > SHORTFALL_TOL))
-        msgs.append(f"balance: at {index[k]} the site needs {v['unserved'][k] / d.dt_h:.3f} MW "
+    if (v.unserved_mwh > SHORTFALL_TOL).any():
+        k = int(np.argmax(v.unserved_mwh > SHORTFALL_TOL))
+        msgs.append(f"balance: at {index[k]} the site needs {v.unserved_mwh[k] / d.dt_h:.3f} MW "
                     f"more than PV, wind, the battery and the grid limit "
-                    f"({d.max_import / d.dt_h:g} MW) can supply")
-    if (v["batch_late"] > SHORTFALL_TOL).any():
-        k = int(np.argmax(v["batch_late"] > SHORTFALL_TOL))
+                    f"({d.max_import_mwh / d.dt_h:g} MW) can supply")
+    if (v.batch_late_gpu_s > SHORTFALL_TOL).any():
+        k = int(np.argmax(v.batch_late_gpu_s > SHORTFALL_TOL))
         msgs.append(f"deferrable work: after the slice starting {index[k]}, "
-                    f"{v['batch_late'][k] / 3600:.1f} GPU-hours of batch work would be past "
+                    f"{v.batch_late_gpu_s[k] / 3600:.1f} GPU-hours of batch work would be past "
                     f"their deadlines (the GPUs left free cannot serve it in time)")
     for j, tj in enumerate(d.training):
-        short = v["train_short"][j]
+        short = v.train_short_tokens[j]
         if short > SHORTFALL_TOL * max(tj.required_tokens, 1.0):
-            end = index[min(tj.deadline, d.n) - 1] if tj.deadline > 0 else index[0]
+            end = (index[min(tj.deadline_slice, d.n) - 1] if tj.deadline_slice > 0
+                   else index[0])
             msgs.append(f"training: job {tj.job_id} is {short:.4g} tokens short of "
                         f"{tj.required_tokens:.4g} by its deadline (slice starting {end})")
-    if gti_target is not None and target_short > SHORTFALL_TOL:
-        total_it = float(v["it"].sum())
+    if gti_target is not None and v.target_short_mwh > SHORTFALL_TOL:
+        total_it = float(v.it_mwh.sum())
         msgs.append(f"gti_target: the highest reachable time-slice GTI is "
-                    f"{gti_target - target_short / total_it:.4f}, below the target {gti_target}")
+                    f"{gti_target - v.target_short_mwh / total_it:.4f}, below the target "
+                    f"{gti_target}")
     return msgs
 
 
-def meters_of_plan(v: dict, d: HorizonData, inp: SiteInputs, start: int) -> pd.DataFrame:
+def meters_of_plan(v: PlanValues, d: HorizonData, inp: SiteInputs, start: int) -> pd.DataFrame:
     """The plan's flows as a meter table (spec section 1)."""
     sl = slice(start, start + d.n)
-    it = v["it"]
-    cooling = it * inp.cooling_fraction[sl]
-    aux = it * inp.aux_fraction
-    frame = pd.DataFrame({
-        "time": inp.index[sl], "site": inp.name, "grid_share": inp.grid_share[sl],
-        "pv_mwh": v["pv"], "wind_mwh": v["wind"],
-        "curtailed_mwh": np.maximum(d.pv_avail - v["pv"], 0.0)
-        + np.maximum(d.wind_avail - v["wind"], 0.0),
-        "grid_import_mwh": v["imp"], "grid_export_mwh": v["exp"],
-        "bess_charge_mwh": v["ch"], "bess_discharge_mwh": v["dis"],
-        "it_mwh": it, "cooling_mwh": cooling, "aux_mwh": aux,
-        "facility_mwh": it + cooling + aux,
-    })
+    it = v.it_mwh
+    cooling, aux = physics.non_it_mwh(it, inp.cooling_fraction[sl], inp.aux_fraction)
+    facility = it + cooling + aux
     # one meter cannot import and export at once, and the LP's balance holds to solver
     # tolerance: the grid meters are the net exchange that closes the balance exactly
-    surplus = (frame["pv_mwh"] + frame["wind_mwh"] + frame["bess_discharge_mwh"]
-               - frame["facility_mwh"] - frame["bess_charge_mwh"]).to_numpy()
-    frame["grid_import_mwh"] = np.maximum(-surplus, 0.0)
-    frame["grid_export_mwh"] = np.maximum(surplus, 0.0)
+    imp, exp = physics.net_exchange_mwh(v.pv_mwh, v.wind_mwh, v.discharge_mwh, facility,
+                                        v.charge_mwh)
+    frame = pd.DataFrame({
+        "time": inp.index[sl], "site": inp.name, "grid_share": inp.grid_share[sl],
+        "pv_mwh": v.pv_mwh, "wind_mwh": v.wind_mwh,
+        "curtailed_mwh": np.maximum(d.pv_avail_mwh - v.pv_mwh, 0.0)
+        + np.maximum(d.wind_avail_mwh - v.wind_mwh, 0.0),
+        "grid_import_mwh": imp, "grid_export_mwh": exp,
+        "bess_charge_mwh": v.charge_mwh, "bess_discharge_mwh": v.discharge_mwh,
+        "it_mwh": it, "cooling_mwh": cooling, "aux_mwh": aux, "facility_mwh": facility,
+    })
     for col in ENERGY_COLUMNS:
         frame[col] = np.maximum(frame[col].to_numpy(dtype=float), 0.0)
     return frame
@@ -146,8 +178,8 @@ def discharge_green_share(meters: pd.DataFrame, params: AccountingParams) -> tup
     dis = meters["bess_discharge_mwh"].to_numpy()
     green, grey = s["soc_green_mwh"].to_numpy(), s["soc_grey_mwh"].to_numpy()
     st = params.storage
-    start_green = np.concatenate(([st.initial_mwh * st.initial_green_fraction], green[:-1]))
-    start_all = np.concatenate(([st.initial_mwh], (green + grey)[:-1]))
+    start_green = np.concatenate(([st.initial_soc_mwh * st.initial_green_fraction], green[:-1]))
+    start_all = np.concatenate(([st.initial_soc_mwh], (green + grey)[:-1]))
     pool = np.divide(start_green, start_all, out=np.full(len(dis), 1.0), where=start_all > 1e-9)
     share = np.divide(s["green_out_mwh"].to_numpy(), dis, out=pool.copy(), where=dis > 1e-9)
     return np.clip(share, 0.0, 1.0), score.gti_slice
@@ -193,14 +225,13 @@ def optimize_horizon(inp: SiteInputs, params: AccountingParams, objective: str =
     t0 = time.perf_counter()
     share = np.ones(inp.n)
     d = horizon_data(inp, params.alpha, discharge_green_fraction=share)
-    m = build_model(d, objective, gti_target)
+    h = build_model(d, objective, gti_target)
     t1 = time.perf_counter()
-    lp = CompiledLP(m)
-    coloured = hasattr(m, "g_it")
-    if coloured and d.battery is not None:
-        dis_cols = lp.col_array("dis", range(d.n))
-        in_rows, pool_rows = lp.row_array("green_in", range(d.n)), lp.row_array(
-            "green_pool", range(d.n))
+    lp = CompiledLP(h.model)
+    g = h.green
+    if g is not None and d.battery is not None:
+        dis_cols = lp.col_array(h.storage.discharge_mwh, range(d.n))
+        in_rows, pool_rows = lp.row_array(g.inflow, range(d.n)), lp.row_array(g.pool, range(d.n))
         ed = d.battery.discharge_efficiency
         in_sign = lp.orientation(in_rows, dis_cols, share)
         pool_sign = lp.orientation(pool_rows, dis_cols, share / ed)
@@ -208,37 +239,53 @@ def optimize_horizon(inp: SiteInputs, params: AccountingParams, objective: str =
     while True:
         x = lp.solve()
         it += 1
-        v = plan_values(lp, x, d)
-        target_short = (x[lp.col("target_short")] if gti_target is not None else 0.0)
-        problems = infeasibilities(v, d, inp.index, gti_target, target_short)
-        if problems:
-            raise OptimizationInfeasible("; ".join(problems))
-        meters = meters_of_plan(v, d, inp, 0)
-        core_share, core_gti = discharge_green_share(meters, params)
-        lp_gti = float(v["g_it"].sum() / v["it"].sum()) if coloured else float("nan")
-        candidate = (v, meters, lp_gti, core_gti, lp.objective)
+        candidate = _scored(lp, x, h, d, inp, params, gti_target)
         best = candidate if best is None else _better(best, candidate, objective, gti_target,
                                                       inp)
-        if (not coloured or d.battery is None or abs(lp_gti - core_gti) < FIXED_POINT_TOL
-                or it >= max_iterations):
+        if (g is None or d.battery is None or abs(candidate.lp_gti - candidate.core_gti)
+                < FIXED_POINT_TOL or it >= max_iterations):
             break
-        share = share + damping * (core_share - share)
+        share = share + damping * (candidate.core_share - share)
         # the discharge's green share is a coefficient of the discharge in two rows
         lp.set_coeffs(in_rows, dis_cols, in_sign * share)
         lp.set_coeffs(pool_rows, dis_cols, pool_sign * share / ed)
-    v, meters, lp_gti, core_gti, value = best
-    if any(_fractional(v[f"run:{tj.job_id}"]) for tj in d.training):
-        v, meters, lp_gti, core_gti, value = _whole_slice_training(lp, d, v, inp, params,
-                                                                   gti_target)
+    if any(_fractional(r) for r in best.values.run_fraction.values()):
+        best = _whole_slice_training(lp, h, d, best.values, inp, params, gti_target)
         it += 1
     t2 = time.perf_counter()
+    v = best.values
     return Plan(
-        charge=v["ch"], discharge=v["dis"], batch_gpu_s=v["batch"],
-        run={tj.job_id: v[f"run:{tj.job_id}"] for tj in d.training},
-        meters=meters, lp_gti_slice=lp_gti, gti_core_gti_slice=core_gti,
-        objective_value=value, iterations=it,
+        charge=v.charge_mwh, discharge=v.discharge_mwh, batch_gpu_s=v.batch_gpu_s,
+        run=v.run_fraction, meters=best.meters, lp_gti_slice=best.lp_gti,
+        gti_core_gti_slice=best.core_gti, objective_value=best.objective_value, iterations=it,
         timings_s={"build_s": t1 - t0, "compile_s": lp.compile_s, "pass_s": lp.pass_s,
                    "highs_s": lp.solve_s, "total_s": t2 - t0})
+
+
+@dataclass
+class _Scored:
+    """A solved plan with gti_core's view of it."""
+
+    values: PlanValues
+    meters: pd.DataFrame
+    lp_gti: float
+    core_gti: float
+    core_share: np.ndarray
+    objective_value: float
+
+
+def _scored(lp: CompiledLP, x: np.ndarray, h: DispatchModel, d: HorizonData, inp: SiteInputs,
+            params: AccountingParams, gti_target: float | None, prefix: str = "") -> _Scored:
+    """Read a solution, refuse it where a family fell short, and score it with gti_core."""
+    v = plan_values(lp, x, h, d)
+    problems = infeasibilities(v, d, inp.index, gti_target)
+    if problems:
+        raise OptimizationInfeasible(prefix + "; ".join(problems))
+    meters = meters_of_plan(v, d, inp, 0)
+    core_share, core_gti = discharge_green_share(meters, params)
+    lp_gti = (float(v.green_it_mwh.sum() / v.it_mwh.sum()) if h.green is not None
+              else float("nan"))
+    return _Scored(v, meters, lp_gti, core_gti, core_share, lp.objective)
 
 
 def _fractional(run: np.ndarray) -> bool:
@@ -275,8 +322,9 @@ def whole_slices(run: np.ndarray, pause_slices: float = 0.0) -> np.ndarray:
     return out
 
 
-def _whole_slice_training(lp: CompiledLP, d: HorizonData, v: dict, inp: SiteInputs,
-                          params: AccountingParams, gti_target: float | None):
+def _whole_slice_training(lp: CompiledLP, h: DispatchModel, d: HorizonData, v: PlanValues,
+                          inp: SiteInputs, params: AccountingParams,
+                          gti_target: float | None) -> _Scored:
     """Re-solve with every training job held to whole slices.
 
     The engine runs a job for a whole slice or pauses it (at a share of 0.5); an LP share in
@@ -286,29 +334,22 @@ def _whole_slice_training(lp: CompiledLP, d: HorizonData, v: dict, inp: SiteInpu
     the plan it is given.
     """
     for j, tj in enumerate(d.training):
-        cols = lp.col_array("run", [(j, k) for k in range(d.n)])
-        fixed = whole_slices(v[f"run:{tj.job_id}"], tj.pause_tokens / tj.tokens_per_slice)
+        cols = lp.col_array(h.training.run_fraction, [(j, k) for k in range(d.n)])
+        fixed = whole_slices(v.run_fraction[tj.job_id], tj.pause_tokens / tj.tokens_per_slice)
         lp.set_col_bounds(cols, fixed, fixed)
-    x = lp.solve()
-    w = plan_values(lp, x, d)
-    target_short = x[lp.col("target_short")] if gti_target is not None else 0.0
-    problems = infeasibilities(w, d, inp.index, gti_target, target_short)
-    if problems:
-        raise OptimizationInfeasible("with training in whole slices: " + "; ".join(problems))
-    meters = meters_of_plan(w, d, inp, 0)
-    _, core_gti = discharge_green_share(meters, params)
-    lp_gti = float(w["g_it"].sum() / w["it"].sum()) if "g_it" in lp.cols else float("nan")
-    return w, meters, lp_gti, core_gti, lp.objective
+    return _scored(lp, lp.solve(), h, d, inp, params, gti_target,
+                   prefix="with training in whole slices: ")
 
 
-def _better(a, b, objective: str, gti_target: float | None, inp: SiteInputs):
-    """The better of two scored plans (v, meters, lp_gti, core_gti, objective value)."""
+def _better(a: _Scored, b: _Scored, objective: str, gti_target: float | None,
+            inp: SiteInputs) -> _Scored:
+    """The better of two scored plans."""
     if objective == "gti":
-        return b if b[3] > a[3] else a
+        return b if b.core_gti > a.core_gti else a
     if gti_target is not None:
-        ok_a, ok_b = a[3] >= gti_target, b[3] >= gti_target
+        ok_a, ok_b = a.core_gti >= gti_target, b.core_gti >= gti_target
         if ok_a != ok_b:
             return b if ok_b else a
         if not ok_a:
-            return b if b[3] > a[3] else a
-    return b if _plan_cost(b[1], inp) < _plan_cost(a[1], inp) else a
+            return b if b.core_gti > a.core_gti else a
+    return b if _plan_cost(b.meters, inp) < _plan_cost(a.meters, inp) else a

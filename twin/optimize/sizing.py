@@ -19,26 +19,35 @@ plant is then simulated at the scenario's own resolution and scored by gti_core.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.collections import ComponentMap
 
-from twin.optimize.data import HorizonData, in_units
-from twin.optimize.highs import CompiledLP, SolveError
+from twin.optimize.data import HorizonData
+from twin.optimize.handles import (
+    DeferrableHandle,
+    DispatchModel,
+    GreenHandle,
+    SizedStorage,
+    StorageHandle,
+)
+from twin.optimize.highs import CompiledLP, Scaling, SolveError
 from twin.optimize.model import (
     COST_SCALE,
     PENALTY,
     THROUGHPUT_TIEBREAK,
-    add_balance_constraints,
-    add_deferrable_constraints,
+    add_dispatch_families,
     add_green_constraints,
     add_gti_target_constraint,
-    add_training_constraints,
+    shortfall_mwh,
 )
 from twin.optimize.periods import TypicalDays
 
-#: Units of GPU time and training progress in the sizing LP (:func:`twin.optimize.data.in_units`).
+#: GPU time and training progress reach HiGHS in these units (:class:`Scaling`): a campus has
+#: 1e8 GPU-seconds a slice and a training run 1e13 tokens, against MWh of order 1-100; in
+#: GPU-seconds and tokens the matrix spans 17 orders of magnitude, in these units about 7.
 GPU_S_UNIT, TOKEN_UNIT = 1e6, 1e9
 
 
@@ -84,54 +93,6 @@ class SizingResult:
     solve_s: float = 0.0
 
 
-def add_sized_supply(m: pyo.ConcreteModel, d: HorizonData, cf_pv: np.ndarray,
-                     cf_wind: np.ndarray, costs: SizingCosts) -> None:
-    """PV and wind capacities [MW] and what they deliver per slice [MWh]."""
-    m.pv_mw = pyo.Var(bounds=(0.0, costs.pv.max_units))
-    m.wind_mw = pyo.Var(bounds=(0.0, costs.wind.max_units))
-    m.pv = pyo.Var(m.T, bounds=(0.0, None))
-    m.wind = pyo.Var(m.T, bounds=(0.0, None))
-    m.imp = pyo.Var(m.T, bounds=(0.0, d.max_import))
-    m.exp = pyo.Var(m.T, bounds=(0.0, d.max_export))
-    m.unserved = pyo.Var(m.T, bounds=(0.0, None))
-    pv_e, wind_e = cf_pv * d.dt_h, cf_wind * d.dt_h
-    m.pv_capacity = pyo.Constraint(m.T, rule=lambda m, t: m.pv[t] <= float(pv_e[t]) * m.pv_mw)
-    m.wind_capacity = pyo.Constraint(
-        m.T, rule=lambda m, t: m.wind[t] <= float(wind_e[t]) * m.wind_mw)
-
-
-def add_sized_storage(m: pyo.ConcreteModel, d: HorizonData, costs: SizingCosts,
-                      min_frac: float, max_frac: float, start_frac: float) -> None:
-    """Battery power [MW] and energy [MWh] capacities, with the dispatch family's content,
-    start-of-slice limits, and the run ending at its starting content (cyclic)."""
-    b = d.battery
-    ec, ed = (b.charge_efficiency, b.discharge_efficiency) if b else (0.95, 0.95)
-    keep = 1.0 - (b.self_discharge_per_slice if b else 0.0)
-    m.bess_mw = pyo.Var(bounds=(0.0, costs.bess_power.max_units))
-    m.bess_mwh = pyo.Var(bounds=(0.0, costs.bess_energy.max_units))
-    m.ch = pyo.Var(m.T, bounds=(0.0, None))
-    m.dis = pyo.Var(m.T, bounds=(0.0, None))
-    m.soc = pyo.Var(m.T, bounds=(0.0, None))
-    m.soc_init = pyo.Var(bounds=(0.0, None))
-    m.start_share = pyo.Constraint(expr=m.soc_init == start_frac * m.bess_mwh)
-    dt = d.dt_h
-    m.charge_power = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] <= dt * m.bess_mw)
-    m.discharge_power = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] <= dt * m.bess_mw)
-    m.soc_max = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] <= max_frac * m.bess_mwh)
-    m.soc_min = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] >= min_frac * m.bess_mwh)
-
-    def before(m, t):
-        return m.soc[t - 1] if t > 0 else m.soc_init
-
-    m.storage = pyo.Constraint(m.T, rule=lambda m, t: m.soc[t] == before(m, t) * keep
-                               + ec * m.ch[t] - m.dis[t] / ed)
-    m.discharge_limit = pyo.Constraint(
-        m.T, rule=lambda m, t: m.dis[t] / ed <= before(m, t) * keep - min_frac * m.bess_mwh)
-    m.charge_limit = pyo.Constraint(
-        m.T, rule=lambda m, t: ec * m.ch[t] <= max_frac * m.bess_mwh - before(m, t) * keep)
-    m.cyclic = pyo.Constraint(expr=m.soc[d.n - 1] >= m.soc_init)
-
-
 def per_real_day(m: pyo.ConcreteModel, tp: TypicalDays, name: str, rule) -> None:
     """A constraint per real day ``j`` of the horizon, built by ``rule(m, j, k)`` with ``k``
     the typical day that stands for it."""
@@ -140,8 +101,7 @@ def per_real_day(m: pyo.ConcreteModel, tp: TypicalDays, name: str, rule) -> None
 
 
 def add_linked_storage(m: pyo.ConcreteModel, d: HorizonData, tp: TypicalDays,
-                       costs: SizingCosts, min_frac: float, max_frac: float,
-                       start_frac: float) -> None:
+                       sized: SizedStorage) -> StorageHandle:
     """The battery over typical days, linked across the real days (Kotzur et al. 2018).
 
     Within typical day ``k`` the content moves from 0 as ``x_t = keep x_{t-1} + eta_c C_t -
@@ -151,162 +111,206 @@ def add_linked_storage(m: pyo.ConcreteModel, d: HorizonData, tp: TypicalDays,
     >= min * E``, ``s_d + hi_k <= max * E``. The run ends where it started (``s_D >= s_0``).
     The real day's start content is not decayed within the day for these bounds; at the
     scenario's self-discharge (0.1 % a day) that moves a bound by at most 0.1 % of the content.
+    Efficiencies and self-discharge are the scenario battery's (``d.battery``).
     """
     b = d.battery
-    ec, ed = (b.charge_efficiency, b.discharge_efficiency) if b else (0.95, 0.95)
-    keep = 1.0 - (b.self_discharge_per_slice if b else 0.0)
+    if b is None:
+        raise ValueError("sizing a battery needs its efficiencies: give the site a battery "
+                         "block")
+    ec, ed = b.charge_efficiency, b.discharge_efficiency
+    keep = 1.0 - b.self_discharge_per_slice
     per, dt = tp.per_day, d.dt_h
     m.K = pyo.RangeSet(0, tp.k - 1)
     m.D = pyo.RangeSet(0, tp.days)
-    m.bess_mw = pyo.Var(bounds=(0.0, costs.bess_power.max_units))
-    m.bess_mwh = pyo.Var(bounds=(0.0, costs.bess_energy.max_units))
-    m.ch = pyo.Var(m.T, bounds=(0.0, None))
-    m.dis = pyo.Var(m.T, bounds=(0.0, None))
-    m.intra = pyo.Var(m.T)
-    m.intra_lo = pyo.Var(m.K)
-    m.intra_hi = pyo.Var(m.K)
-    m.soc_day = pyo.Var(m.D, bounds=(0.0, None))
-    m.charge_power = pyo.Constraint(m.T, rule=lambda m, t: m.ch[t] <= dt * m.bess_mw)
-    m.discharge_power = pyo.Constraint(m.T, rule=lambda m, t: m.dis[t] <= dt * m.bess_mw)
+    m.bess_mw = pyo.Var(bounds=(0.0, sized.max_power_mw))
+    m.bess_mwh = pyo.Var(bounds=(0.0, sized.max_energy_mwh))
+    m.charge_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.discharge_mwh = pyo.Var(m.T, bounds=(0.0, None))
+    m.intra_soc_mwh = pyo.Var(m.T)
+    m.intra_low_mwh = pyo.Var(m.K)
+    m.intra_high_mwh = pyo.Var(m.K)
+    m.day_start_soc_mwh = pyo.Var(m.D, bounds=(0.0, None))
+    ch, dis, x, day = m.charge_mwh, m.discharge_mwh, m.intra_soc_mwh, m.day_start_soc_mwh
+    m.charge_power = pyo.Constraint(m.T, rule=lambda m, t: ch[t] <= dt * m.bess_mw)
+    m.discharge_power = pyo.Constraint(m.T, rule=lambda m, t: dis[t] <= dt * m.bess_mw)
 
     def before(m, t):
-        return m.intra[t - 1] * keep if t % per else 0.0
+        return x[t - 1] * keep if t % per else 0.0
 
-    m.storage = pyo.Constraint(m.T, rule=lambda m, t: m.intra[t] == before(m, t)
-                               + ec * m.ch[t] - m.dis[t] / ed)
-    m.discharge_low = pyo.Constraint(m.T, rule=lambda m, t: m.intra_lo[t // per]
-                                     <= before(m, t) - m.dis[t] / ed)
-    m.charge_high = pyo.Constraint(m.T, rule=lambda m, t: m.intra_hi[t // per]
-                                   >= before(m, t) + ec * m.ch[t])
-    per_real_day(m, tp, "day_link", lambda m, j, k: m.soc_day[j + 1] == keep ** per
-                 * m.soc_day[j] + m.intra[k * per + per - 1])
-    per_real_day(m, tp, "day_min", lambda m, j, k: m.soc_day[j] + m.intra_lo[k]
-                 >= min_frac * m.bess_mwh)
-    per_real_day(m, tp, "day_max", lambda m, j, k: m.soc_day[j] + m.intra_hi[k]
-                 <= max_frac * m.bess_mwh)
-    m.start_share = pyo.Constraint(expr=m.soc_day[0] == start_frac * m.bess_mwh)
-    m.cyclic = pyo.Constraint(expr=m.soc_day[tp.days] >= m.soc_day[0])
+    m.storage = pyo.Constraint(m.T, rule=lambda m, t: x[t] == before(m, t) + ec * ch[t]
+                               - dis[t] / ed)
+    m.discharge_low = pyo.Constraint(m.T, rule=lambda m, t: m.intra_low_mwh[t // per]
+                                     <= before(m, t) - dis[t] / ed)
+    m.charge_high = pyo.Constraint(m.T, rule=lambda m, t: m.intra_high_mwh[t // per]
+                                   >= before(m, t) + ec * ch[t])
+    per_real_day(m, tp, "day_link", lambda m, j, k: day[j + 1] == keep ** per
+                 * day[j] + x[k * per + per - 1])
+    per_real_day(m, tp, "day_min", lambda m, j, k: day[j] + m.intra_low_mwh[k]
+                 >= sized.min_soc_fraction * m.bess_mwh)
+    per_real_day(m, tp, "day_max", lambda m, j, k: day[j] + m.intra_high_mwh[k]
+                 <= sized.max_soc_fraction * m.bess_mwh)
+    m.start_share = pyo.Constraint(expr=day[0] == sized.initial_soc_fraction * m.bess_mwh)
+    m.cyclic = pyo.Constraint(expr=day[tp.days] >= day[0])
+    return StorageHandle(ch, dis, x, day[0], m.storage, power_mw=m.bess_mw,
+                         energy_mwh=m.bess_mwh)
 
 
 def add_linked_green_pool(m: pyo.ConcreteModel, d: HorizonData, tp: TypicalDays,
-                          initial_green_fraction: float) -> None:
+                          storage: StorageHandle, green: GreenHandle) -> None:
     """The green content of the store over typical days, linked like the content: an intra-day
-    pool from 0, a start per real day, at least 0 and at most the content throughout (``glo_k``
-    and ``gap_k`` are the typical day's lowest pool and its highest excess over the content)."""
+    pool from 0, a start per real day, at least 0 and at most the content throughout (the
+    typical day's lowest pool and its highest excess over the content bound it)."""
     b = d.battery
-    ec, ed = (b.charge_efficiency, b.discharge_efficiency) if b else (0.95, 0.95)
-    keep = 1.0 - (b.self_discharge_per_slice if b else 0.0)
+    ec, ed = b.charge_efficiency, b.discharge_efficiency
+    keep = 1.0 - b.self_discharge_per_slice
     per, f = tp.per_day, d.discharge_green_fraction
-    m.gintra = pyo.Var(m.T)
-    m.gintra_lo = pyo.Var(m.K)
-    m.gintra_gap = pyo.Var(m.K)
-    m.green_day = pyo.Var(m.D, bounds=(0.0, None))
-    m.green_pool = pyo.Constraint(m.T, rule=lambda m, t: m.gintra[t] == (
-        m.gintra[t - 1] * keep if t % per else 0.0) + ec * m.g_charge[t]
-        - float(f[t]) / ed * m.dis[t])
-    m.green_low = pyo.Constraint(m.T, rule=lambda m, t: m.gintra_lo[t // per] <= m.gintra[t])
-    m.green_gap = pyo.Constraint(m.T, rule=lambda m, t: m.gintra_gap[t // per]
-                                 >= m.gintra[t] - m.intra[t])
-    per_real_day(m, tp, "green_link", lambda m, j, k: m.green_day[j + 1] == keep ** per
-                 * m.green_day[j] + m.gintra[k * per + per - 1])
-    per_real_day(m, tp, "green_floor", lambda m, j, k: m.green_day[j] + m.gintra_lo[k] >= 0.0)
-    per_real_day(m, tp, "green_cap", lambda m, j, k: m.green_day[j] + m.gintra_gap[k]
-                 <= m.soc_day[j])
-    m.green_init = pyo.Constraint(expr=m.green_day[0] == initial_green_fraction * m.soc_day[0])
+    m.intra_green_mwh = pyo.Var(m.T)
+    m.intra_green_low_mwh = pyo.Var(m.K)
+    m.intra_green_gap_mwh = pyo.Var(m.K)
+    m.day_start_green_mwh = pyo.Var(m.D, bounds=(0.0, None))
+    gx, gday, day = m.intra_green_mwh, m.day_start_green_mwh, m.day_start_soc_mwh
+    m.green_pool = pyo.Constraint(m.T, rule=lambda m, t: gx[t] == (
+        gx[t - 1] * keep if t % per else 0.0) + ec * green.charge_mwh[t]
+        - float(f[t]) / ed * storage.discharge_mwh[t])
+    m.green_low = pyo.Constraint(m.T, rule=lambda m, t: m.intra_green_low_mwh[t // per]
+                                 <= gx[t])
+    m.green_gap = pyo.Constraint(m.T, rule=lambda m, t: m.intra_green_gap_mwh[t // per]
+                                 >= gx[t] - storage.soc_mwh[t])
+    per_real_day(m, tp, "green_link", lambda m, j, k: gday[j + 1] == keep ** per
+                 * gday[j] + gx[k * per + per - 1])
+    per_real_day(m, tp, "green_floor", lambda m, j, k: gday[j]
+                 + m.intra_green_low_mwh[k] >= 0.0)
+    per_real_day(m, tp, "green_cap", lambda m, j, k: gday[j] + m.intra_green_gap_mwh[k]
+                 <= day[j])
+    m.green_init = pyo.Constraint(expr=gday[0] == d.initial_green_fraction * day[0])
 
 
-def make_batch_periodic(m: pyo.ConcreteModel, tp: TypicalDays) -> None:
+def make_batch_periodic(m: pyo.ConcreteModel, tp: TypicalDays,
+                        q: DeferrableHandle) -> pyo.Constraint:
     """Batch work within each typical day: the backlog a day ends with is the one it starts
     with (the first slice's account refers to the day's last slice, not the day before)."""
     per = tp.per_day
     starts = list(range(0, tp.k * per, per))
     for t in starts:
-        m.deferrable[t].deactivate()
-    m.deferrable_periodic = pyo.Constraint(starts, rule=lambda m, t: m.backlog[t] == m.backlog[
-        t + per - 1] + m.released[t] - m.batch[t])
+        q.account[t].deactivate()
+    m.deferrable_periodic = pyo.Constraint(
+        starts, rule=lambda m, t: q.backlog_gpu_s[t] == q.backlog_gpu_s[t + per - 1]
+        + q.released_gpu_s[t] - q.batch_gpu_s[t])
+    return m.deferrable_periodic
+
+
+@dataclass(frozen=True)
+class SizingModel:
+    """A sizing LP, the handles of its families, and its cost parts."""
+
+    dispatch: DispatchModel
+    periodic_batch: pyo.Constraint | None
+    peak_import_mw: pyo.Var
+
+    @property
+    def model(self) -> pyo.ConcreteModel:
+        return self.dispatch.model
+
+    def scaling(self) -> Scaling:
+        """GPU time in :data:`GPU_S_UNIT` and tokens in :data:`TOKEN_UNIT` for HiGHS."""
+        h = self.dispatch
+        gpu_s_rows = [*h.deferrable.gpu_s_rows(), h.training.gpus]
+        if self.periodic_batch is not None:
+            gpu_s_rows.append(self.periodic_batch)
+        rows = ComponentMap((r, GPU_S_UNIT) for r in gpu_s_rows)
+        rows[h.training.progress] = TOKEN_UNIT
+        cols = ComponentMap((c, GPU_S_UNIT) for c in h.deferrable.gpu_s_columns())
+        cols.update((c, TOKEN_UNIT) for c in h.training.token_columns())
+        return Scaling(columns=cols, rows=rows)
 
 
 def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
                        costs: SizingCosts, target: float, method: str,
-                       min_frac: float = 0.05, max_frac: float = 0.95,
-                       start_frac: float = 0.5,
-                       periods: TypicalDays | None = None) -> pyo.ConcreteModel:
+                       min_soc_fraction: float = 0.05, max_soc_fraction: float = 0.95,
+                       initial_soc_fraction: float = 0.5,
+                       periods: TypicalDays | None = None) -> SizingModel:
     """The sizing LP of a horizon (module docstring), or of its typical days (``periods``:
-    ``d`` then holds the typical days end to end, see :mod:`twin.optimize.periods`)."""
+    ``d`` then holds the typical days end to end, see :mod:`twin.optimize.periods`). The
+    dispatch families with capacities as variables; the battery's efficiencies are
+    ``d.battery``'s (the scenario's)."""
     m = pyo.ConcreteModel(name="sizing")
     m.T = pyo.RangeSet(0, d.n - 1)
     w = np.ones(d.n) if periods is None else periods.slice_weights()
-    add_sized_supply(m, d, cf_pv, cf_wind, costs)
-    if periods is None:
-        add_sized_storage(m, d, costs, min_frac, max_frac, start_frac)
-    else:
-        add_linked_storage(m, d, periods, costs, min_frac, max_frac, start_frac)
-    add_deferrable_constraints(m, d)
+    sized = SizedStorage(min_soc_fraction, max_soc_fraction, initial_soc_fraction,
+                         costs.bess_power.max_units, costs.bess_energy.max_units)
+    linked = (None if periods is None
+              else lambda m, d: add_linked_storage(m, d, periods, sized))
+    supply, storage, deferrable, training, balance = add_dispatch_families(
+        m, d, (costs.pv.max_units, costs.wind.max_units), cf_pv, cf_wind, sized, linked)
+    periodic = make_batch_periodic(m, periods, deferrable) if periods is not None else None
+    green = add_green_constraints(m, d, supply, storage, balance, pool=periods is None)
     if periods is not None:
-        make_batch_periodic(m, periods)
-    add_training_constraints(m, d)
-    add_balance_constraints(m, d)
-    d_green = d
-    if d.battery is None or periods is not None:
-        # the green pool needs efficiencies (the sized store has them); over typical days the
-        # linked pool replaces the chronological one
-        from models.battery import BatteryParams
-
-        d_green = _with_battery(d, None if periods is not None else BatteryParams(
-            1.0, 1.0, 0.95, 0.95, 0.0, 1.0, 0.0))
-    add_green_constraints(m, d_green)
-    if periods is not None:
-        add_linked_green_pool(m, d, periods, d.initial_green_fraction)
-    add_gti_target_constraint(m, d, target, method, w)
+        add_linked_green_pool(m, d, periods, storage, green)
+    target_h = add_gti_target_constraint(m, d, balance, green, target, method, w)
+    h = DispatchModel(m, supply, storage, deferrable, training, balance, green, target_h)
     year_scale = 8760.0 / (float(w.sum()) * d.dt_h)
-    m.peak_import = pyo.Var(bounds=(0.0, None))
-    m.peak = pyo.Constraint(m.T, rule=lambda m, t: m.peak_import >= m.imp[t] / d.dt_h)
-    capacity = (costs.pv.annual_usd_per_unit * m.pv_mw
-                + costs.wind.annual_usd_per_unit * m.wind_mw
-                + costs.bess_power.annual_usd_per_unit * m.bess_mw
-                + costs.bess_energy.annual_usd_per_unit * m.bess_mwh)
-    energy = year_scale * sum(float(w[t]) * (float(d.price[t]) * m.imp[t]
-                                             - d.export_price * m.exp[t]) for t in m.T)
-    demand = 12.0 * costs.demand_charge_usd_per_mw_month * m.peak_import
-    batch_mwh = d.batch_mwh_per_gpu_s
-    short = (sum(float(w[t]) * (m.unserved[t] + batch_mwh * m.batch_late[t]) for t in m.T)
-             + sum(d.training[j].it_mwh_per_slice / d.training[j].tokens_per_slice
-                   * m.train_short[j] for j in m.J) + m.target_short)
+    m.peak_import_mw = pyo.Var(bounds=(0.0, None))
+    m.peak = pyo.Constraint(
+        m.T, rule=lambda m, t: m.peak_import_mw >= supply.import_mwh[t] / d.dt_h)
+    capacity = (costs.pv.annual_usd_per_unit * supply.pv_capacity_mw
+                + costs.wind.annual_usd_per_unit * supply.wind_capacity_mw
+                + costs.bess_power.annual_usd_per_unit * storage.power_mw
+                + costs.bess_energy.annual_usd_per_unit * storage.energy_mwh)
+    price, xp = d.price_usd_per_mwh, d.export_price_usd_per_mwh
+    energy = year_scale * sum(float(w[t]) * (float(price[t]) * supply.import_mwh[t]
+                                             - xp * supply.export_mwh[t]) for t in m.T)
+    demand = 12.0 * costs.demand_charge_usd_per_mw_month * m.peak_import_mw
+    short = shortfall_mwh(d, h, w, batch_mwh_per_gpu_s=d.batch_mwh_per_gpu_s)
     m.objective = pyo.Objective(
         expr=(capacity + energy + demand) / COST_SCALE
-        + THROUGHPUT_TIEBREAK * sum(float(w[t]) * (m.ch[t] + m.dis[t]) for t in m.T)
+        + THROUGHPUT_TIEBREAK * sum(float(w[t]) * (storage.charge_mwh[t]
+                                                   + storage.discharge_mwh[t]) for t in m.T)
         + PENALTY * year_scale * short, sense=pyo.minimize)
-    return m
+    return SizingModel(h, periodic, m.peak_import_mw)
 
 
-def _with_battery(d: HorizonData, b) -> HorizonData:
-    import dataclasses
+@dataclass(frozen=True)
+class Plant:
+    """Capacities of a plant: PV (AC) and wind [MW], battery power [MW] and energy [MWh]."""
 
-    return dataclasses.replace(d, battery=b)
+    pv_mw: float
+    wind_mw: float
+    bess_mw: float
+    bess_mwh: float
+
+    @classmethod
+    def of(cls, res: SizingResult) -> Plant:
+        return cls(res.pv_mw, res.wind_mw, res.bess_mw, res.bess_mwh)
+
+    def items(self) -> tuple:
+        """The four capacities in field order (not copied: they may be model variables)."""
+        return (self.pv_mw, self.wind_mw, self.bess_mw, self.bess_mwh)
 
 
 class Sizer:
     """A sizing LP compiled once; targets change in place (the coefficients of IT energy in the
     target row), so a frontier re-solves warm. ``periods``: size on typical days (``d`` holds
-    them end to end); ``fixed``: capacities held at given values (``pv_mw``, ``wind_mw``,
-    ``bess_mw``, ``bess_mwh``), which makes the LP the plant's dispatch for the target."""
-
-    CAPACITIES = ("pv_mw", "wind_mw", "bess_mw", "bess_mwh")
+    them end to end); ``fixed``: capacities held at a given :class:`Plant`, which makes the LP
+    the plant's dispatch for the target."""
 
     def __init__(self, d: HorizonData, cf_pv, cf_wind, costs: SizingCosts, method: str,
                  target: float, time_limit_s: float | None = None,
-                 periods: TypicalDays | None = None, fixed: dict | None = None, **storage):
+                 periods: TypicalDays | None = None, fixed: Plant | None = None, **storage):
         t0 = time.perf_counter()
         self.d, self.method, self.costs, self.periods = d, method, costs, periods
         self.w = np.ones(d.n) if periods is None else periods.slice_weights()
-        self.model = build_sizing_model(in_units(d, GPU_S_UNIT, TOKEN_UNIT), cf_pv, cf_wind,
-                                        costs, target, method, periods=periods, **storage)
-        self.lp = CompiledLP(self.model)
-        for name, value in (fixed or {}).items():
-            self.lp.set_col_bounds([self.lp.col(name)], value, value)
+        self.sm = build_sizing_model(d, cf_pv, cf_wind, costs, target, method,
+                                     periods=periods, **storage)
+        h = self.sm.dispatch
+        self.lp = CompiledLP(self.sm.model, scaling=self.sm.scaling())
+        self.capacity_vars = Plant(h.supply.pv_capacity_mw, h.supply.wind_capacity_mw,
+                                   h.storage.power_mw, h.storage.energy_mwh)
+        if fixed is not None:
+            for var, value in zip(self.capacity_vars.items(), fixed.items(), strict=True):
+                self.lp.set_col_bounds([self.lp.col(var)], value, value)
         self.build_s = time.perf_counter() - t0
-        self.row = self.lp.rows["gti_target"][0]
-        self.it_cols = self.lp.col_array("it", range(d.n))
+        self.row = self.lp.row(h.target.row)
+        self.it_cols = self.lp.col_array(h.balance.it_mwh, range(d.n))
         self.sign = self.lp.orientation(np.full(d.n, self.row), self.it_cols,
                                         np.full(d.n, target) * self.w)
         self.target = target
@@ -314,8 +318,12 @@ class Sizer:
         if time_limit_s is not None:
             self.lp.h.setOptionValue("time_limit", float(time_limit_s))
 
+    def _capacities(self, x: np.ndarray) -> Plant:
+        return Plant(*(max(float(x[self.lp.col(v)]), 0.0) + 0.0
+                       for v in self.capacity_vars.items()))
+
     def solve(self, target: float) -> SizingResult:
-        lp, d, w = self.lp, self.d, self.w
+        lp, d, w, h = self.lp, self.d, self.w, self.sm.dispatch
         if target != self.target:
             lp.set_coeffs(np.full(d.n, self.row), self.it_cols, self.sign * target * w)
             self.target = target
@@ -328,44 +336,45 @@ class Sizer:
                                        "typical days (--typical-days) or fewer days",
                                 solve_s=time.perf_counter() - t0)
         solve_s = time.perf_counter() - t0
-        val = {n: max(float(x[lp.col(n)]), 0.0) + 0.0
-               for n in (*self.CAPACITIES, "target_short", "peak_import")}
-        t = range(d.n)
-        g_it, it = lp.values(x, "g_it", t), lp.values(x, "it", t)
+        plant = self._capacities(x)
+        target_short = max(float(x[lp.col(h.target.short_mwh)]), 0.0)
+        peak_mw = max(float(x[lp.col(self.sm.peak_import_mw)]), 0.0)
+        t, g = range(d.n), h.green
+        g_it, it = lp.values(x, g.it_mwh, t), lp.values(x, h.balance.it_mwh, t)
         if self.method == "slice":
             green = g_it @ w
         else:
-            green = (g_it + lp.values(x, "g_nonit", t) + lp.values(x, "g_export", t)) @ w
+            green = (g_it + lp.values(x, g.nonit_mwh, t) + lp.values(x, g.export_mwh, t)) @ w
         planned = float(green / (it @ w))
-        unserved = lp.values(x, "unserved", t) @ w
+        unserved = lp.values(x, h.supply.unserved_mwh, t) @ w
         c = self.costs
-        parts = {"pv": c.pv.annual_usd_per_unit * val["pv_mw"],
-                 "wind": c.wind.annual_usd_per_unit * val["wind_mw"],
-                 "bess_power": c.bess_power.annual_usd_per_unit * val["bess_mw"],
-                 "bess_energy": c.bess_energy.annual_usd_per_unit * val["bess_mwh"],
-                 "energy": 8760.0 / (w.sum() * d.dt_h) * float(
-                     (lp.values(x, "imp", t) * d.price - d.export_price * lp.values(
-                         x, "exp", t)) @ w),
-                 "demand": 12.0 * c.demand_charge_usd_per_mw_month * val["peak_import"]}
+        energy = float((lp.values(x, h.supply.import_mwh, t) * d.price_usd_per_mwh
+                        - d.export_price_usd_per_mwh * lp.values(x, h.supply.export_mwh, t))
+                       @ w)
+        parts = {"pv": c.pv.annual_usd_per_unit * plant.pv_mw,
+                 "wind": c.wind.annual_usd_per_unit * plant.wind_mw,
+                 "bess_power": c.bess_power.annual_usd_per_unit * plant.bess_mw,
+                 "bess_energy": c.bess_energy.annual_usd_per_unit * plant.bess_mwh,
+                 "energy": 8760.0 / (w.sum() * d.dt_h) * energy,
+                 "demand": 12.0 * c.demand_charge_usd_per_mw_month * peak_mw}
         res = SizingResult(target=target, method=self.method, status="optimal",
-                           annual_cost=float(sum(parts.values())), pv_mw=val["pv_mw"],
-                           wind_mw=val["wind_mw"], bess_mw=val["bess_mw"],
-                           bess_mwh=val["bess_mwh"], planned_gti=planned,
+                           annual_cost=float(sum(parts.values())), **asdict(plant),
+                           planned_gti=planned,
                            cost_parts={k: float(v) for k, v in parts.items()}, solve_s=solve_s)
-        if val["target_short"] > 1e-6 * (it @ w):
-            res.status = "infeasible: " + self._binding(planned)
+        if target_short > 1e-6 * (it @ w):
+            res.status = "infeasible: " + self._binding(plant, planned)
         elif unserved > 1e-6:
             res.status = "infeasible: grid.max_import_mw (the site cannot be supplied)"
         return res
 
-    def _binding(self, reached: float) -> str:
+    def _binding(self, plant: Plant, reached: float) -> str:
         """Name the limit that stops the target: the capacity limits at their bound."""
-        lp, c = self.lp, self.costs
-        x = np.asarray(lp.h.getSolution().col_value)
-        at_limit = [name for name, cap, tech in (("pv", "pv_mw", c.pv), ("wind", "wind_mw",
-                                                  c.wind), ("battery energy", "bess_mwh",
-                                                            c.bess_energy))
-                    if tech.max_units is not None and x[lp.col(cap)] >= tech.max_units - 1e-6]
+        c = self.costs
+        at_limit = [name for name, built, tech in (("pv", plant.pv_mw, c.pv),
+                                                   ("wind", plant.wind_mw, c.wind),
+                                                   ("battery energy", plant.bess_mwh,
+                                                    c.bess_energy))
+                    if tech.max_units is not None and built >= tech.max_units - 1e-6]
         limits = ", ".join(f"{n} at its max" for n in at_limit) or "POI and availability"
         return f"{limits}; the highest reachable GTI is {reached:.4f}"
 

@@ -1,0 +1,72 @@
+"""What a site's simulation leaves behind: meters, task energy per slice, task records, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from twin.engine.batch import BatchRecord
+from twin.engine.training import TrainingRun
+from twin.inputs import SiteInputs
+
+
+@dataclass
+class SiteRun:
+    """The physical record of one site's simulation."""
+
+    site: str
+    meters: pd.DataFrame
+    task_energy: pd.DataFrame  # task_id, site, time, it_mwh, tokens_in, tokens_out
+    tasks: pd.DataFrame  # one row per task: kind, deadline, deadline_met, tokens_late
+    soc_mwh: np.ndarray  # battery content at the end of each slice
+    events: list[tuple[str, float]] = field(default_factory=list)
+    decide_s: float = 0.0  # wall time of the strategy's prepare and decide calls [s]
+
+
+def task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:
+    """Task energy rows ``(task_id, slice, it_mwh, tokens_in, tokens_out)`` as a table."""
+    te = pd.DataFrame(rows, columns=["task_id", "k", "it_mwh", "tokens_in", "tokens_out"])
+    te.insert(1, "site", inp.name)
+    te.insert(2, "time", inp.index[te["k"].to_numpy(dtype=np.int64)])
+    return te.drop(columns="k")
+
+
+def task_records(inp: SiteInputs, inter_ids: dict[int, str], jobs: list[BatchRecord],
+                 trains: list[TrainingRun]) -> pd.DataFrame:
+    """Per-task facts only the engine knows: kind, deadline, whether it was met, tokens late,
+    and GPU-seconds spent on checkpoints and reloads."""
+    end = inp.index + pd.Timedelta(minutes=inp.slice_minutes)
+    horizon_end = end[-1]
+    k = list(inter_ids)
+    rows = {
+        "task_id": list(inter_ids.values()),
+        "site": [inp.name] * len(k),
+        "kind": ["interactive"] * len(k),
+        "deadline": [end[i] for i in k],
+        "deadline_met": [True] * len(k),
+        "tokens_late": [0.0] * len(k),
+        "overhead_gpu_s": [0.0] * len(k),
+    }
+
+    def add(task_id: str, kind: str, deadline_slice: int | None, met: bool, late: float,
+            overhead: float) -> None:
+        for col, value in (("task_id", task_id), ("site", inp.name), ("kind", kind),
+                           ("deadline", end[deadline_slice - 1] if deadline_slice
+                            else horizon_end),
+                           ("deadline_met", met), ("tokens_late", late),
+                           ("overhead_gpu_s", overhead)):
+            rows[col].append(value)
+
+    for js in jobs:
+        add(js.job.job_id, "batch", js.job.deadline_slice, js.end_slice is not None
+            and not js.late, js.tokens_late + (js.job.tokens_out - js.served_out), 0.0)
+    for ts in trains:
+        if ts.state == "waiting":
+            continue
+        done = ts.state == "done"
+        add(ts.job.job_id, "training", ts.job.deadline_slice, done and not ts.late,
+            ts.tokens_late + ts.remaining_tokens if ts.late or not done else 0.0,
+            ts.overhead_gpu_s)
+    return pd.DataFrame(rows)

@@ -1,0 +1,247 @@
+"""A site as a SimPy component: workload, EMS and meter processes are its methods.
+
+Every slice the workload process posts the slice's demand (the batch jobs released). The EMS
+process observes the site at the slice start, asks the strategy for setpoints (battery, batch
+GPU-seconds, which training jobs to pause), passes pause and resume orders to the training jobs
+(:class:`twin.engine.training.TrainingRun`, which queue for the GPUs interactive inference's peak
+leaves), and at the slice end settles what happened over ``[start, end)``: training GPU time from
+the jobs' segments, batch work on the GPUs left free, and the bus. The meter process records the
+slice's meter row. The processes talk through SimPy stores; every formula is
+:mod:`models.site`'s.
+
+Settling takes an interval, not a slice index alone, so that a process which interrupts another
+in the middle of a slice (a fault, a demand-response call) can settle each part.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from gti_core.meters import ENERGY_COLUMNS
+from models import site as physics
+from models.battery import battery_step, max_charge_mwh, max_discharge_mwh
+from models.workloads import BatchJob
+from twin.dispatch.base import Observation, Setpoints, Strategy, TrainingStatus
+from twin.engine.batch import BatchQueue
+from twin.engine.records import SiteRun, task_energy_frame, task_records
+from twin.engine.training import TrainingRun
+from twin.inputs import SiteInputs
+
+
+class SimulationError(RuntimeError):
+    """The site cannot be operated as configured; the message names the limit and the time."""
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What the workload process posts at a slice start."""
+
+    k: int
+    released: tuple[BatchJob, ...]
+
+
+class Site:
+    """One site in a SimPy environment, driven by a strategy.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The environment it lives in (several sites may share one).
+    inp : SiteInputs
+        Its per-slice inputs and parameters.
+    strategy : Strategy
+        Asked for setpoints once per slice; prepared here.
+    """
+
+    def __init__(self, env: simpy.Environment, inp: SiteInputs, strategy: Strategy):
+        self.env, self.inp, self.strategy = env, inp, strategy
+        t_prep = time.perf_counter()
+        strategy.prepare(inp)  # strategies that plan ahead see the run's inputs first
+        self.decide_s = time.perf_counter() - t_prep
+        pool = inp.training_pool_gpus
+        for tj in inp.training_jobs:
+            if tj.gpus > pool:
+                raise SimulationError(
+                    f"training job {tj.job_id}: needs {tj.gpus} GPUs, but only {pool} of "
+                    f"{inp.gpus} are left beside interactive inference's peak")
+        self.demand = simpy.Store(env, capacity=1)
+        self.readings = simpy.Store(env, capacity=1)
+        self.gpus = simpy.Container(env, capacity=max(pool, 1), init=max(pool, 1))
+        self.events: list[tuple[str, float]] = []
+        self.task_rows: list[tuple[str, int, float, float, float]] = []
+        self.releases: dict[int, list[BatchJob]] = {}
+        for job in inp.batch_jobs:
+            self.releases.setdefault(job.release_slice, []).append(job)
+        self.batch = BatchQueue(inp.batch_energy, inp.gpu, inp.slice_s, self.log,
+                                self.task_rows)
+        self.trains = [TrainingRun(env, tj, self.gpus, inp.slice_s, self.log)
+                       for tj in inp.training_jobs]
+        # one interactive task per slice that serves any (spec section 7: a stream in a slice)
+        self.inter_ids = {int(k): f"{inp.name}-interactive-{k:06d}"
+                          for k in np.flatnonzero(inp.interactive_gpu_energy_j > 0)}
+        self.soc_mwh = inp.initial_soc_mwh
+        self.previous: physics.MeterRow | None = None
+        self.meter_table = np.zeros((inp.n, len(ENERGY_COLUMNS)))
+        self.soc_trace = np.zeros(inp.n)
+        env.process(self.workload())
+        env.process(self.ems())
+        self.meter_process = env.process(self.meter())
+
+    def log(self, name: str, t: float) -> None:
+        self.events.append((name, t))
+
+    # --- processes -------------------------------------------------------------------------
+    def workload(self):
+        for k in range(self.inp.n):
+            yield self.demand.put(Demand(k, tuple(self.releases.get(k, ()))))
+            yield self.env.timeout(self.inp.slice_s)
+
+    def ems(self):
+        env = self.env
+        for _ in range(self.inp.n):
+            d = yield self.demand.get()
+            k, t0 = d.k, env.now
+            self.batch.release(d.released, env.now)
+            self.batch.mark_late(k, env.now)
+            for ts in self.trains:
+                if not ts.late and ts.state != "done" and ts.job.deadline_slice == k:
+                    ts.late = True
+                    self.log(f"{ts.job.job_id} deadline missed", env.now)
+            obs = self.observe(k)
+            t_decide = time.perf_counter()
+            sp = self.strategy.decide(obs)
+            self.decide_s += time.perf_counter() - t_decide
+            for ts in self.trains:
+                ts.order(ts.job.job_id in sp.pause_training)
+            yield env.timeout(self.inp.slice_s)
+            yield self.readings.put((k, self.settle(k, t0, env.now, obs, sp)))
+
+    def meter(self):
+        for _ in range(self.inp.n):
+            k, row = yield self.readings.get()
+            self.meter_table[k] = row.values()
+            self.soc_trace[k] = self.soc_mwh
+
+    # --- the EMS's view and the slice's settlement ------------------------------------------
+    def training_status(self, k: int) -> tuple[TrainingStatus, ...]:
+        inp, out = self.inp, []
+        for ts in self.trains:
+            if ts.state in ("waiting", "done"):
+                continue
+            dl = ts.job.deadline_slice
+            out.append(TrainingStatus(
+                job_id=ts.job.job_id, state=ts.state, gpus=ts.job.gpus,
+                pausable=ts.job.pausable, remaining_s=ts.remaining_s,
+                slack_s=(dl - k) * inp.slice_s - ts.remaining_s
+                if dl is not None else float("inf"),
+                it_mwh_per_slice=physics.training_it_mwh(ts.job.gpus, inp.slice_s, inp.gpu)))
+        return tuple(out)
+
+    def observe(self, k: int) -> Observation:
+        """What the EMS knows at the start of slice ``k``."""
+        inp, gpu, bat, dt_h = self.inp, self.inp.gpu, self.inp.battery, self.inp.dt_h
+        status = self.training_status(k)
+        running = [s for s in status if s.state == "running"]
+        train_s = sum(s.gpus * inp.slice_s for s in running)
+        free_s = physics.free_gpu_s(inp.gpu_seconds_per_slice,
+                                    inp.interactive_busy_gpu_s[k], train_s)
+        soc = self.soc_mwh
+        return Observation(
+            slice_index=k, dt_h=dt_h,
+            pv_avail_mwh=inp.pv_avail_mw[k] * dt_h,
+            wind_avail_mwh=inp.wind_avail_mw[k] * dt_h,
+            it_fixed_mwh=physics.it_energy_mwh(inp.interactive_gpu_energy_j[k], free_s, gpu)
+            + sum(s.it_mwh_per_slice for s in running),
+            it_mwh_per_batch_gpu_second=physics.batch_it_mwh_per_gpu_s(gpu),
+            nonit_per_it=inp.cooling_fraction[k] + inp.aux_fraction,
+            free_gpu_seconds=free_s,
+            batch_backlog_gpu_seconds=physics.busy_gpu_s(self.batch.backlog_j(), gpu),
+            batch_due_gpu_seconds=physics.busy_gpu_s(self.batch.due_j(k + 1), gpu),
+            soc_mwh=soc,
+            max_charge_mwh=max_charge_mwh(soc, bat, dt_h) if bat else 0.0,
+            max_discharge_mwh=max_discharge_mwh(soc, bat, dt_h) if bat else 0.0,
+            max_import_mwh=inp.max_import_mw * dt_h,
+            max_export_mwh=inp.max_export_mw * dt_h,
+            price_usd_per_mwh=float(inp.price_usd_per_mwh[k]),
+            grid_share=float(inp.grid_share[k]),
+            training=status,
+            batch_queue=tuple((j.job.deadline_slice, physics.busy_gpu_s(j.remaining_j, gpu))
+                              for j in self.batch.queue),
+            previous=self.previous,
+        )
+
+    def settle_training(self, k: int, a: float, b: float) -> tuple[float, float]:
+        """Training GPU-seconds held and GPU energy in ``[a, b)``; writes the task rows."""
+        held_s = energy_j = 0.0
+        for ts in self.trains:
+            if ts.state == "waiting" or (not ts.segments and ts.open_segment is None):
+                continue
+            c, o = ts.overlap_s(a, b)
+            ts.forget_before(b)
+            if c + o <= 0.0:
+                continue
+            g = ts.job.gpus
+            tokens = c * ts.job.tokens_per_s
+            e = physics.training_gpu_energy_j(c, o, g, self.inp.gpu)
+            held_s += (c + o) * g
+            energy_j += e
+            ts.overhead_gpu_s += o * g
+            if ts.start_slice is None:
+                ts.start_slice = k
+            ts.end_slice = k
+            if ts.late:
+                ts.tokens_late += tokens
+            self.task_rows.append((ts.job.job_id, k, physics.host_energy_mwh(e, self.inp.gpu),
+                                   tokens, 0.0))
+        return held_s, energy_j
+
+    def settle(self, k: int, a: float, b: float, obs: Observation, sp: Setpoints
+               ) -> physics.MeterRow:
+        """Settle ``[a, b)`` of slice ``k``: the work done, the bus, the battery."""
+        inp, gpu = self.inp, self.inp.gpu
+        held_s, train_j = self.settle_training(k, a, b)
+        busy_s = inp.interactive_busy_gpu_s[k]
+        free_s = physics.free_gpu_s(inp.gpu_seconds_per_slice, busy_s, held_s)
+        batch_s = min(max(sp.batch_gpu_seconds, 0.0), free_s, obs.batch_backlog_gpu_seconds)
+        batch_j = self.batch.serve(k, a, batch_s, free_s) if batch_s > 0.0 else 0.0
+        idle_s = physics.free_gpu_s(inp.gpu_seconds_per_slice, busy_s, held_s,
+                                    physics.busy_gpu_s(batch_j, gpu))
+        inter_j = inp.interactive_gpu_energy_j[k]
+        it = physics.it_energy_mwh(inter_j + batch_j + train_j, idle_s, gpu)
+        cooling, aux = physics.non_it_mwh(it, inp.cooling_fraction[k], inp.aux_fraction)
+        limits = physics.BusLimits(obs.pv_avail_mwh, obs.wind_avail_mwh, obs.max_charge_mwh,
+                                   obs.max_discharge_mwh, obs.max_import_mwh, obs.max_export_mwh)
+        try:
+            row = physics.settle_bus(limits, it, cooling, aux, sp.bess_charge_mwh,
+                                     sp.bess_discharge_mwh)
+        except physics.SupplyShortfall as err:
+            raise SimulationError(
+                f"slice {k}: the site needs {err.short_mwh / inp.dt_h:.3f} MW from the grid, "
+                f"above grid.max_import_mw = {inp.max_import_mw:g}") from None
+        if k in self.inter_ids:
+            self.task_rows.append((self.inter_ids[k], k, physics.host_energy_mwh(inter_j, gpu),
+                                   inp.interactive_tokens_in[k], inp.interactive_tokens_out[k]))
+        bat = inp.battery
+        self.soc_mwh = (battery_step(self.soc_mwh, row.bess_charge_mwh, row.bess_discharge_mwh,
+                                     bat) if bat else 0.0)
+        self.previous = row
+        return row
+
+    def result(self) -> SiteRun:
+        """The site's record once the environment has run."""
+        inp = self.inp
+        meters = pd.DataFrame(self.meter_table, columns=list(ENERGY_COLUMNS))
+        meters.insert(0, "time", inp.index)
+        meters.insert(1, "site", inp.name)
+        meters.insert(2, "grid_share", inp.grid_share)
+        # in time order (a stable sort: simultaneous events keep the order they happened in)
+        events = sorted(((name, float(t)) for name, t in self.events), key=lambda ev: ev[1])
+        return SiteRun(site=inp.name, meters=meters,
+                       task_energy=task_energy_frame(self.task_rows, inp),
+                       tasks=task_records(inp, self.inter_ids, self.batch.jobs, self.trains),
+                       soc_mwh=self.soc_trace, events=events, decide_s=self.decide_s)
