@@ -10,6 +10,7 @@ from gti_core.fleet import fleet_periods, fleet_run
 from gti_core.meters import ENERGY_COLUMNS
 from gti_core.rating import gti_level, label
 from gti_core.score import AccountingParams, SiteScore, labels_for
+from gti_core.storage import StorageParams
 from gti_core.tokens import (
     ratios_per_task,
     task_aggregate_ratios,
@@ -23,10 +24,16 @@ STORAGE_KEYS = ("charge_efficiency", "discharge_efficiency", "self_discharge_per
 
 
 def storage_block(p: AccountingParams) -> dict[str, float]:
+    """A site's storage parameters as ``summary.json`` holds them (:data:`STORAGE_KEYS`)."""
     s = p.storage
     return dict(zip(STORAGE_KEYS, (s.charge_efficiency, s.discharge_efficiency,
                                    s.self_discharge_per_slice, s.initial_soc_mwh,
                                    s.initial_green_fraction), strict=True))
+
+
+def storage_from_block(block: dict, rule: str) -> StorageParams:
+    """The storage parameters back from a :func:`storage_block` and the run's storage rule."""
+    return StorageParams(**{k: float(block[k]) for k in STORAGE_KEYS}, rule=rule)
 
 
 def meter_kpis(meters: pd.DataFrame, price_usd_per_mwh=None, export_usd_per_mwh: float = 0.0,

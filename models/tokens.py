@@ -22,7 +22,7 @@ each on one published point and nowhere else (README, "Token energy"):
   gives 0.6 J per output token (ML.ENERGY Leaderboard v3).
 
 Held out, the same formula gives Llama-3.1-8B on one H100 at a running batch of 511 a step of
-44 ms against 47.4 ms measured (ML.ENERGY v3 data, tests/test_tokens.py).
+44 ms against 47.4 ms measured (ML.ENERGY v3 data, tests/models/test_tokens.py).
 
 **Prefill** (input tokens) is compute bound: ``2 * N_active / (peak_bf16 * PREFILL_MFU) * TDP``
 per token, with ``PREFILL_MFU = 0.5`` (an assumption: large-batch prefill in vLLM-class servers).

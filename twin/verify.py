@@ -9,7 +9,7 @@ import pandas as pd
 
 from gti_core.contracts import contracts_from_table
 from gti_core.score import AccountingParams, score_site
-from gti_core.storage import StorageParams
+from gti_core.summary import storage_from_block
 from gti_core.tokens import task_green_ratios
 from twin.results import read_run
 
@@ -24,14 +24,7 @@ def params_from_summary(summary: dict, site: str) -> AccountingParams:
     return AccountingParams(
         alpha=float(acc["alpha"]),
         allocation=acc["allocation"],
-        storage=StorageParams(
-            charge_efficiency=st["charge_efficiency"],
-            discharge_efficiency=st["discharge_efficiency"],
-            self_discharge_per_slice=st["self_discharge_per_slice"],
-            initial_soc_mwh=st["initial_soc_mwh"],
-            initial_green_fraction=st["initial_green_fraction"],
-            rule=acc["storage_rule"],
-        ),
+        storage=storage_from_block(st, acc["storage_rule"]),
         export_retained=acc["export_attributes"] == "retained",
         thresholds=tuple(acc["rating_thresholds"]),
     )

@@ -1,4 +1,5 @@
-"""Dispatch strategies sharing ``decide(observation) -> setpoints``, and their registry."""
+"""Dispatch strategies behind one protocol (:class:`twin.dispatch.base.Strategy`: ``prepare``,
+``decide(observation) -> setpoints``, ``report``), and their registry."""
 
 from __future__ import annotations
 

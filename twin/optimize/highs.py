@@ -5,15 +5,14 @@ constraint and a column per variable; :class:`CompiledLP` passes that to ``highs
 and remembers which rows and columns belong to which Pyomo component (callers name them by the
 component objects the model families' handles hold, never by string), so that a rolling-horizon
 re-solve changes bounds, right-hand sides, costs and coefficients in place and HiGHS warm-starts
-from its last basis.
+from its last basis. (``benchmarks/optimizer.py`` measures this against Pyomo's persistent
+``appsi_highs`` and ``highs`` interfaces; see the README.)
 
 The model keeps every quantity in its own unit (MWh, GPU-s, tokens). Where those span too many
 orders of magnitude for the solver (a campus has 1e8 GPU-seconds a slice and a training run 1e13
 tokens, against MWh of order 1-100), a :class:`Scaling` rescales columns and rows in the hand-over
 only: HiGHS sees ``x' = x / s_col`` and rows divided by ``s_row``; bounds, costs, coefficients
 and solutions pass through the same factors, so nothing outside this module changes unit.
-(``benchmarks/optimizer.py`` measures this against Pyomo's persistent
-``appsi_highs`` and ``highs`` interfaces; see the README.)
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import pytest
 
 from models import tokens
 from models.datacenter import GPU_TYPES
+from tests.tolerances import FLOAT_REL
 
 FITTED_RTOL = 0.02
 H100, A100, H200 = (GPU_TYPES[g] for g in ("H100-SXM", "A100-SXM", "H200-SXM"))
@@ -49,10 +50,11 @@ def test_held_out_decode_point_at_a_large_batch():
 
 def test_prefill_is_compute_bound_at_board_power():
     e8 = tokens.token_energy("llama-3.1-8b", "H100-SXM")
-    assert e8.input_j_per_token == pytest.approx(2 * 8.03e9 / (989.4e12 * 0.5) * 700, rel=1e-12)
+    assert e8.input_j_per_token == pytest.approx(2 * 8.03e9 / (989.4e12 * 0.5) * 700, rel=FLOAT_REL)
     moe = tokens.token_energy("mixtral-8x7b", "H100-SXM")
     # a mixture of experts computes with its active parameters only
-    assert moe.input_j_per_token == pytest.approx(2 * 12.9e9 / (989.4e12 * 0.5) * 700, rel=1e-12)
+    assert moe.input_j_per_token == pytest.approx(2 * 12.9e9 / (989.4e12 * 0.5) * 700,
+                                                  rel=FLOAT_REL)
 
 
 @pytest.mark.parametrize(("params", "gpu_hours"), [(6.74e9, 184_320), (13.0e9, 368_640),
@@ -68,7 +70,7 @@ def test_training_a_7b_model_at_40_percent_mfu_costs_0_03_to_0_04_wh_per_1000_to
     assert 0.03 <= wh <= 0.04
     # on H100 the same MFU needs 700 W / 989 TFLOPS against 400 W / 312 TFLOPS
     wh_h100 = tokens.training_j_per_token(6.74e9, H100, 0.40) / 3.6
-    assert wh_h100 / wh == pytest.approx((700 / 989.4e12) / (400 / 312e12), rel=1e-12)
+    assert wh_h100 / wh == pytest.approx((700 / 989.4e12) / (400 / 312e12), rel=FLOAT_REL)
     # throughput and energy agree: tokens/s x J/token = GPU power
     rate = tokens.training_tokens_per_gpu_second(6.74e9, H100, 0.40)
     assert rate * tokens.training_j_per_token(6.74e9, H100, 0.40) == pytest.approx(700.0)
@@ -119,7 +121,7 @@ def test_ecologits_alternative_reproduces_its_formula():
     e = tokens.token_energy("llama-3.1-70b", "H100-SXM", method="ecologits")
     # 1 GPU: ceil(1.2 * 70.6 * 4 / 8 / 80) = 1; (8.91e-8 * 70.6 + 1.43e-6) kWh per token
     assert e.gpus_per_replica == 1
-    assert e.output_j_per_token == pytest.approx((8.91e-8 * 70.6 + 1.43e-6) * 3.6e6, rel=1e-12)
+    assert e.output_j_per_token == pytest.approx((8.91e-8 * 70.6 + 1.43e-6) * 3.6e6, rel=FLOAT_REL)
     assert e.input_j_per_token == 0.0 and e.method == "ecologits"
     falcon = tokens.token_energy("falcon-180b", "H100-SXM", method="ecologits")
     assert falcon.gpus_per_replica == math.ceil(1.2 * 179.5 * 0.5 / 80) == 2

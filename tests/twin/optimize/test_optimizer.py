@@ -10,6 +10,7 @@ from gti_core.score import AccountingParams, score_site
 from gti_core.storage import StorageParams
 from models.battery import BatteryParams
 from tests.conftest import SCENARIOS
+from tests.tolerances import HAND_ATOL, LP_ATOL
 from twin.optimize.data import HorizonData
 from twin.optimize.highs import CompiledLP
 from twin.optimize.model import build_model
@@ -46,9 +47,9 @@ def test_storage_arbitrage_matches_the_hand_optimum():
     # 81 - 20 = 61 $, so charge the full 1 MW in hours 0 and 2 (content 0.9 MWh) and discharge
     # 0.81 MWh in hours 1 and 3. Imports: 2, 0.19, 2, 0.19 MWh; cost 40 + 19 + 40 + 19 = 118 $.
     v = solve(four_hours([20, 100, 20, 100]), "cost")
-    np.testing.assert_allclose(v.charge_mwh, [1, 0, 1, 0], atol=1e-9)
-    np.testing.assert_allclose(v.discharge_mwh, [0, 0.81, 0, 0.81], atol=1e-9)
-    np.testing.assert_allclose(v.import_mwh, [2, 0.19, 2, 0.19], atol=1e-9)
+    np.testing.assert_allclose(v.charge_mwh, [1, 0, 1, 0], atol=HAND_ATOL)
+    np.testing.assert_allclose(v.discharge_mwh, [0, 0.81, 0, 0.81], atol=HAND_ATOL)
+    np.testing.assert_allclose(v.import_mwh, [2, 0.19, 2, 0.19], atol=HAND_ATOL)
     assert float(v.import_mwh @ np.array([20, 100, 20, 100])) == pytest.approx(118.0)
 
 
@@ -73,7 +74,7 @@ def test_storing_green_matches_the_hand_optimum_and_gti_core():
     meters["curtailed_mwh"] = [3 - v.pv_mwh[0], 0, 0, 0]
     storage = StorageParams(charge_efficiency=0.9, discharge_efficiency=0.9)
     score = score_site(meters, AccountingParams(alpha=0.45, storage=storage))
-    assert score.gti_slice == pytest.approx((1 + 0.81) / 4, abs=1e-9)
+    assert score.gti_slice == pytest.approx((1 + 0.81) / 4, abs=HAND_ATOL)
 
 
 def week(**optimizer):
@@ -126,7 +127,7 @@ def test_the_engine_plays_the_oracle_plan_back_exactly():
     res = simulate(from_dict(raw, base_dir=scn.base_dir), "oracle", "gti")
     rep = res.summary["sites"]["campus"]["strategy"]
     assert res.summary["gti"]["gti_slice"] == pytest.approx(rep["plan_gti_slice_gti_core"],
-                                                            abs=1e-6)
+                                                            abs=LP_ATOL)
 
 
 def test_an_unreachable_gti_target_names_the_family_and_the_reachable_value():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import aidc, short_scenario
+from tests.twin.test_cli import aidc, short_scenario
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: Chromium as the machine allows it: no sandbox as root, and none of its background

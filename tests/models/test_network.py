@@ -15,6 +15,7 @@ import pytest
 from gti_core.meters import balance_gap_mwh
 from models.network import load_network, slice_power_flow, year_power_flows
 from tests.conftest import SCENARIOS
+from tests.tolerances import HAND_ATOL, POWER_FLOW_ATOL
 from twin.connection import connection_summary, flow_table
 from twin.scenario import NetworkConfig, from_dict, load
 
@@ -35,11 +36,12 @@ def test_time_series_matches_pandapower_slice_by_slice():
     assert res.converged.all()
     for k in range(6):
         ref = slice_power_flow(net, *(s[k] for s in series))
-        assert res.poi_import_mw[k] == pytest.approx(ref["poi_import_mw"], abs=1e-6)
-        assert res.losses_mw[k] == pytest.approx(ref["losses_mw"], abs=1e-6)
+        assert res.poi_import_mw[k] == pytest.approx(ref["poi_import_mw"], abs=POWER_FLOW_ATOL)
+        assert res.losses_mw[k] == pytest.approx(ref["losses_mw"], abs=POWER_FLOW_ATOL)
         assert res.vm_site_pu[k] == pytest.approx(ref["vm_site_pu"], abs=1e-8)
-        assert res.branch_loading[k, :2].max() == pytest.approx(ref["line_loading"], abs=1e-6)
-        assert res.branch_loading[k, 2] == pytest.approx(ref["trafo_loading"], abs=1e-6)
+        assert res.branch_loading[k, :2].max() == pytest.approx(ref["line_loading"],
+                                                                 abs=POWER_FLOW_ATOL)
+        assert res.branch_loading[k, 2] == pytest.approx(ref["trafo_loading"], abs=POWER_FLOW_ATOL)
 
 
 def test_user_json_network_gives_the_radial_results(tmp_path):
@@ -51,7 +53,7 @@ def test_user_json_network_gives_the_radial_results(tmp_path):
     series = _series(4)
     a = year_power_flows(load_network(CFG, None), *series)
     b = year_power_flows(user, *series)
-    np.testing.assert_allclose(a.poi_import_mw, b.poi_import_mw, atol=1e-9)
+    np.testing.assert_allclose(a.poi_import_mw, b.poi_import_mw, atol=HAND_ATOL)
 
 
 def test_import_beyond_the_poi_limit_is_flagged():
@@ -81,11 +83,12 @@ def test_losses_are_in_the_meters_and_the_balance_closes(week_run):
     assert losses_mwh.min() > 0
     # aux = (UPS/distribution losses + auxiliary loads) * it + connection losses
     aux_fraction = week_run.scenario.sites[0].datacenter.non_cooling_overhead_fraction
-    np.testing.assert_allclose(m["aux_mwh"] - aux_fraction * m["it_mwh"], losses_mwh, atol=1e-9)
+    np.testing.assert_allclose(m["aux_mwh"] - aux_fraction * m["it_mwh"], losses_mwh,
+                               atol=HAND_ATOL)
     assert np.abs(balance_gap_mwh(m)).max() <= 1e-9 * m["facility_mwh"].max()
     # the POI meters equal the power flow's exchange with the external grid
     np.testing.assert_allclose((m["grid_import_mwh"] - m["grid_export_mwh"]).to_numpy(),
-                               net["poi_import_mw"].to_numpy() * 0.25, atol=1e-9)
+                               net["poi_import_mw"].to_numpy() * 0.25, atol=HAND_ATOL)
 
 
 def test_measured_signals_replace_the_modelled_ones(tmp_path):

@@ -14,6 +14,7 @@ from models.datacenter import GPUType
 from models.tokens import TokenEnergy
 from models.workloads import BatchJob, TrainingJob
 from tests.conftest import SCENARIOS, meter_table
+from tests.tolerances import FLOAT_REL
 from twin.dispatch import Setpoints, make_strategy
 from twin.dispatch.base import RuleStrategy
 from twin.engine import SimulationError, simulate_site
@@ -120,7 +121,7 @@ def test_week_of_the_default_scenario_holds_every_invariant(week_run):
     e = inp.interactive_energy
     expected = (te["tokens_in"].sum() * e.input_j_per_token
                 + te["tokens_out"].sum() * e.output_j_per_token) * 1.35 / 3.6e9
-    assert te["it_mwh"].sum() == pytest.approx(expected, rel=1e-12)
+    assert te["it_mwh"].sum() == pytest.approx(expected, rel=FLOAT_REL)
     # a strategy that does not exist is refused by name
     with pytest.raises(ValueError, match="strategy = 'nope'"):
         make_strategy("nope")

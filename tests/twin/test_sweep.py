@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_cli import aidc
+from tests.twin.test_cli import aidc
 from twin.sweep import KPI_COLUMNS, RUN_COLUMNS, load_sweep
 
 SWEEP = ROOT / "tests" / "data" / "sweep_small.yaml"

@@ -11,6 +11,7 @@ import pytest
 
 from models import weather
 from tests.conftest import ROOT
+from tests.tolerances import HAND_ATOL
 
 DATA = ROOT / "tests" / "data"
 PVGIS_CSV = str(DATA / "pvgis_tmy_45.000_8.000_2005_2023.csv.gz")
@@ -53,7 +54,7 @@ def test_resampling_conserves_each_intervals_irradiance(name):
     per = wf.step_minutes // 15
     for col in ("ghi", "dni", "dhi"):
         np.testing.assert_allclose(w.frame[col].to_numpy().reshape(-1, per).mean(axis=1),
-                                   year[col].to_numpy(), atol=1e-9)
+                                   year[col].to_numpy(), atol=HAND_ATOL)
 
 
 def test_tmy3_hour_ending_becomes_interval_start_in_utc():

@@ -8,6 +8,7 @@ import pytest
 from models.datacenter import GPU_TYPES
 from models.tokens import MODELS, training_tokens_per_gpu_second
 from tests.conftest import SCENARIOS
+from tests.tolerances import HAND_REL
 from twin.run import simulate
 from twin.scenario import ScenarioError, from_dict, load
 
@@ -32,13 +33,13 @@ def test_a_training_job_that_misses_its_deadline_is_counted_with_its_late_tokens
     r = simulate(from_dict(raw, base_dir=base))  # every invariant, training energy included
     k = r.summary["kpis"]
     assert k["training_jobs"] == 1 and k["deadline_misses"] == 1
-    assert k["tokens_late"] == pytest.approx(rate * 3900, rel=1e-9)
-    assert k["training_tokens"] == pytest.approx(rate * 3 * 3600, rel=1e-9)
+    assert k["tokens_late"] == pytest.approx(rate * 3900, rel=HAND_REL)
+    assert k["training_tokens"] == pytest.approx(rate * 3 * 3600, rel=HAND_REL)
     # two periodic checkpoints (after 1 h and 2 h of compute, at 1:00 and 2:05) on 512 GPUs
     assert k["training_overhead_gpu_hours"] == pytest.approx(2 * 5 / 60 * 512)
     t = r.tasks.set_index("task_id").loc["campus-train-llm7b"]
     assert t["kind"] == "training" and not t["deadline_met"]
-    assert t["tokens_in"] == pytest.approx(rate * 3 * 3600, rel=1e-9) and t["tokens_out"] == 0
+    assert t["tokens_in"] == pytest.approx(rate * 3 * 3600, rel=HAND_REL) and t["tokens_out"] == 0
     assert 0.0 <= t["r_task"] <= 1.0
     events = [e for _, e, _ in r.tables()["events"].itertuples(index=False)
               if e.startswith("campus-train")]
@@ -59,7 +60,7 @@ def test_ecologits_estimator_raises_the_token_energy_of_the_same_workload():
     te = eco.task_energy
     assert te["it_mwh"].sum() == pytest.approx(
         te["tokens_out"].sum() * inp.interactive_energy.output_j_per_token * 1.35 / 3.6e9,
-        rel=1e-9)
+        rel=HAND_REL)
     assert inp.interactive_energy.output_j_per_token > 20 * base_run.inputs[
         0].interactive_energy.output_j_per_token
 

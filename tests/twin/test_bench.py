@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_cli import aidc
+from tests.twin.test_cli import aidc
 from twin.bench import TABLE_COLUMNS, TIMING_COLUMNS, load_suite
 from twin.overrides import with_overrides
 from twin.scenario import ScenarioError, load_raw

@@ -13,6 +13,7 @@ import pytest
 from models.datacenter import J_PER_MWH
 from models.workloads import read_request_trace, trace_tokens
 from tests.conftest import ROOT, SCENARIOS
+from tests.tolerances import FLOAT_REL
 from twin.run import simulate
 from twin.scenario import from_dict, load
 
@@ -51,8 +52,8 @@ def test_replay_serves_exactly_the_files_tokens_and_energy():
     idle_s = inp.gpus * 86400.0 - busy_s
     host = 1.0 + gpu.host_overhead_fraction
     expected_mwh = (work_j + idle_s * gpu.idle_w) * host / J_PER_MWH
-    assert res.meters["it_mwh"].sum() == pytest.approx(expected_mwh, rel=1e-12)
-    assert tasks["it_mwh"].sum() == pytest.approx(work_j * host / J_PER_MWH, rel=1e-12)
+    assert res.meters["it_mwh"].sum() == pytest.approx(expected_mwh, rel=FLOAT_REL)
+    assert tasks["it_mwh"].sum() == pytest.approx(work_j * host / J_PER_MWH, rel=FLOAT_REL)
 
 
 def test_requests_land_in_their_slices_and_loop_repeats_the_trace():

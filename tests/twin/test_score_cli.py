@@ -12,6 +12,7 @@ import pytest
 
 from gti_core.meters import ENERGY_COLUMNS
 from tests.conftest import ROOT
+from tests.tolerances import FLOAT_ATOL, FLOAT_REL
 
 DATA = ROOT / "tests" / "data"
 METERS = DATA / "example_site_meters.csv"
@@ -43,8 +44,8 @@ def test_score_example_writes_summary_and_verifies(tmp_path):
     r2 = aidc("score", METERS, "--config", plain, "--out", tmp_path / "plain")
     assert r2.returncode == 0, r2.stderr
     g0 = json.loads((tmp_path / "plain" / "summary.json").read_text())["sites"]["example-dc"]["gti"]
-    assert g["gti_slice"] == pytest.approx(g0["gti_slice"], abs=1e-12)
-    assert g["gti_aggregate"] - g0["gti_aggregate"] == pytest.approx(16 / 384, abs=1e-12)
+    assert g["gti_slice"] == pytest.approx(g0["gti_slice"], abs=FLOAT_ATOL)
+    assert g["gti_aggregate"] - g0["gti_aggregate"] == pytest.approx(16 / 384, abs=FLOAT_ATOL)
 
 
 def test_five_minute_export_is_summed_into_fifteen_minute_slices(tmp_path):
@@ -64,7 +65,7 @@ def test_five_minute_export_is_summed_into_fifteen_minute_slices(tmp_path):
     assert len(meters) == 48 * 4
     # energy is conserved by the resampling: same annual totals as the hourly file
     for col in energy:
-        assert meters[col].sum() == pytest.approx(hourly[col].sum(), rel=1e-12)
+        assert meters[col].sum() == pytest.approx(hourly[col].sum(), rel=FLOAT_REL)
 
 
 @pytest.mark.parametrize(

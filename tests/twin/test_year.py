@@ -3,7 +3,7 @@
 Capacity-factor ranges: the Greensboro NC TMY3 gives a fixed-tilt (25 deg, south) PV plant with
 PVWatts losses an AC capacity factor of about 0.20 on its inverters, and 24 E-141/4200 turbines at
 135 m (log profile from the 10 m anemometer, z0 = 0.1 m) about 0.17; the bounds below allow
-+-0.01 around what pvlib and windpowerlib give when run directly (tests/test_models.py).
++-0.01 around what pvlib and windpowerlib give when run directly (tests/models/test_supply.py).
 """
 
 from __future__ import annotations

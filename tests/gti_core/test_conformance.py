@@ -18,6 +18,7 @@ from gti_core.sources import check_alpha, default_alpha
 from gti_core.storage import StorageParams
 from gti_core.tokens import task_green_ratios, token_gti
 from tests.conftest import meter_table
+from tests.tolerances import FLOAT_ATOL
 
 TOL = 1e-12
 
@@ -62,7 +63,7 @@ def test_battery_charged_green_then_discharged():
     s = score([{"pv_mwh": 20, "it_mwh": 8, "bess_charge_mwh": 12},
                {"bess_discharge_mwh": 8.1, "it_mwh": 8, "cooling_mwh": 0.1}], storage=st)
     assert s.slices["green_out_mwh"].iloc[1] == pytest.approx(8.1, abs=TOL)
-    assert s.slices["soc_green_mwh"].iloc[1] == pytest.approx(1.8, abs=1e-12)
+    assert s.slices["soc_green_mwh"].iloc[1] == pytest.approx(1.8, abs=FLOAT_ATOL)
     assert s.gti_slice == pytest.approx(1.0, abs=TOL)
 
 
@@ -78,7 +79,7 @@ def test_battery_with_grey_initial_content_pooled_vs_fifo():
     fifo = score(rows, storage=StorageParams(0.9, 0.9, 0.0, 9.0, 0.0, "fifo"))
     assert pooled.gti_slice == pytest.approx((8 + 8.1 * 10.8 / 19.8) / 16, abs=TOL)
     assert fifo.gti_slice == pytest.approx(0.5, abs=TOL)
-    assert fifo.slices["soc_green_mwh"].iloc[1] == pytest.approx(10.8, abs=1e-12)
+    assert fifo.slices["soc_green_mwh"].iloc[1] == pytest.approx(10.8, abs=FLOAT_ATOL)
 
 
 def test_cooling_takes_green_under_it_first_but_not_ahead_of_it():
@@ -114,8 +115,8 @@ def test_self_discharge_takes_both_pools_in_proportion():
     # green 40 * 0.99^2 = 39.204, grey 60 * 0.99^2 = 58.806.
     st = StorageParams(1.0, 1.0, 0.01, 100.0, 0.4, "pooled")
     s = score([{"grid_import_mwh": 1, "it_mwh": 1}] * 2, storage=st)
-    assert s.slices["soc_green_mwh"].iloc[1] == pytest.approx(39.204, abs=1e-12)
-    assert s.slices["soc_grey_mwh"].iloc[1] == pytest.approx(58.806, abs=1e-12)
+    assert s.slices["soc_green_mwh"].iloc[1] == pytest.approx(39.204, abs=FLOAT_ATOL)
+    assert s.slices["soc_grey_mwh"].iloc[1] == pytest.approx(58.806, abs=FLOAT_ATOL)
 
 
 def test_levels_at_their_thresholds():
