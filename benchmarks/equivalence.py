@@ -1,11 +1,13 @@
 """Results before and after a change that must not change results (issue 14's acceptance).
 
-``save DIR`` runs the default scenario's year under ``greedy`` and its first 14 days under
-``mpc``, ``oracle`` and ``threshold``, and writes each run's meters, tasks and GTIs to ``DIR``.
+``save DIR`` runs the default scenario's year under ``greedy``, its first 14 days under ``mpc``,
+``oracle`` and ``threshold`` (the issue's cases), and its first 110 days under ``mpc`` and
+``oracle`` (the training run, released on day 59 and due on day 104, puts the training families
+to work), and writes each run's meters, tasks and GTIs to ``DIR``.
 ``compare OLD NEW`` checks two such folders: the year's meters, both GTIs and every task's
 ``r_task`` equal to 1e-9, and the 14-day meters equal to 1e-6 of the run's peak facility energy;
-it records the largest differences in ``benchmarks/results/equivalence.json`` and exits 1 when a
-bound is broken.
+the 110-day meters to the same share of their peak; it records the largest differences in
+``benchmarks/results/equivalence.json`` and exits 1 when a bound is broken.
 
 It only uses ``twin.scenario`` and ``twin.run.simulate``, so one script runs any commit: put the
 old tree first on ``PYTHONPATH`` to save its outputs (``git worktree add /tmp/base REV`` then
@@ -26,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "western_hub.yaml"
 #: (label, strategy, horizon days; None for the scenario's year)
 RUNS = (("year_greedy", "greedy", None), ("d14_mpc", "mpc", 14), ("d14_oracle", "oracle", 14),
-        ("d14_threshold", "threshold", 14))
+        ("d14_threshold", "threshold", 14), ("d110_mpc", "mpc", 110),
+        ("d110_oracle", "oracle", 110))
 YEAR_TOL = 1e-9  # absolute, on meters [MWh], GTIs and r_task [fraction]
 WINDOW_TOL_OF_PEAK = 1e-6  # 14-day meters, as a share of the run's peak facility energy
 

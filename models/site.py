@@ -15,7 +15,7 @@ section 1), curtailment taking what neither the site nor the grid can take.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def free_gpu_s(capacity_gpu_s, *taken_gpu_s):
     free = capacity_gpu_s
     for taken in taken_gpu_s:
         free = free - taken
-    return np.maximum(free, 0.0)
+    return np.maximum(free, 0.0) if isinstance(free, np.ndarray) else max(free, 0.0)
 
 
 def batch_it_mwh_per_gpu_s(gpu: GPUType) -> float:
@@ -148,10 +148,10 @@ def non_it_mwh(it_mwh, cooling_fraction, aux_fraction):
     return it_mwh * cooling_fraction, it_mwh * aux_fraction
 
 
-@dataclass(frozen=True)
-class MeterRow:
+class MeterRow(NamedTuple):
     """One slice of one site's meters [MWh], in the order of ``gti_core.meters.ENERGY_COLUMNS``
-    (spec section 1); facility energy is IT + cooling + aux."""
+    (spec section 1); facility energy is IT + cooling + aux. (A named tuple: immutable, typed,
+    and cheap to make once a slice.)"""
 
     pv_mwh: float
     wind_mwh: float
@@ -170,11 +170,10 @@ class MeterRow:
 
     def values(self) -> tuple[float, ...]:
         """The row's energies with facility last, in ``ENERGY_COLUMNS`` order [MWh]."""
-        return (*astuple(self), self.facility_mwh)
+        return (*self, self.it_mwh + self.cooling_mwh + self.aux_mwh)
 
 
-@dataclass(frozen=True)
-class BusLimits:
+class BusLimits(NamedTuple):
     """What the bus of one slice can draw on [MWh]: renewables offered, the battery's limits
     at the bus, and the point of interconnection's limits."""
 

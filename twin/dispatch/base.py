@@ -9,7 +9,7 @@ nothing ahead the first and the last.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from models.site import MeterRow
 
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from twin.inputs import SiteInputs
 
 
-@dataclass(frozen=True)
-class TrainingStatus:
+class TrainingStatus(NamedTuple):
     """A released, unfinished training job as the EMS sees it at the start of a slice.
 
     Attributes
@@ -46,9 +45,9 @@ class TrainingStatus:
     it_mwh_per_slice: float
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What the EMS knows at the start of a slice.
+class Observation(NamedTuple):
+    """What the EMS knows at the start of a slice (immutable; a named tuple, since the engine
+    makes one every slice).
 
     Facility energy is linear in the GPU-seconds given to batch work ``b``:
     ``facility(b) = (it_fixed_mwh + b * it_mwh_per_batch_gpu_second) * (1 + nonit_per_it)``.

@@ -84,6 +84,22 @@ class Site:
         # one interactive task per slice that serves any (spec section 7: a stream in a slice)
         self.inter_ids = {int(k): f"{inp.name}-interactive-{k:06d}"
                           for k in np.flatnonzero(inp.interactive_gpu_energy_j > 0)}
+        # the per-slice inputs as Python floats, computed once for the whole horizon
+        dt_h = inp.dt_h
+        self.pv_avail_mwh = (inp.pv_avail_mw * dt_h).tolist()
+        self.wind_avail_mwh = (inp.wind_avail_mw * dt_h).tolist()
+        self.nonit_per_it = (inp.cooling_fraction + inp.aux_fraction).tolist()
+        self.cooling_fraction = np.asarray(inp.cooling_fraction, dtype=float).tolist()
+        self.busy_gpu_s = inp.interactive_busy_gpu_s.tolist()
+        self.inter_j = inp.interactive_gpu_energy_j.tolist()
+        self.price = np.asarray(inp.price_usd_per_mwh, dtype=float).tolist()
+        self.grid_share = np.asarray(inp.grid_share, dtype=float).tolist()
+        self.max_import_mwh = inp.max_import_mw * dt_h
+        self.max_export_mwh = inp.max_export_mw * dt_h
+        # per-site constants of the EMS's view [MWh per GPU-s, MWh per slice of each job]
+        self.it_mwh_per_batch_gpu_s = physics.batch_it_mwh_per_gpu_s(inp.gpu)
+        self.running_it_mwh = {tj.job_id: physics.training_it_mwh(tj.gpus, inp.slice_s, inp.gpu)
+                               for tj in inp.training_jobs}
         self.soc_mwh = inp.initial_soc_mwh
         self.previous: physics.MeterRow | None = None
         self.meter_table = np.zeros((inp.n, len(ENERGY_COLUMNS)))
@@ -139,36 +155,35 @@ class Site:
                 pausable=ts.job.pausable, remaining_s=ts.remaining_s,
                 slack_s=(dl - k) * inp.slice_s - ts.remaining_s
                 if dl is not None else float("inf"),
-                it_mwh_per_slice=physics.training_it_mwh(ts.job.gpus, inp.slice_s, inp.gpu)))
+                it_mwh_per_slice=self.running_it_mwh[ts.job.job_id]))
         return tuple(out)
 
     def observe(self, k: int) -> Observation:
         """What the EMS knows at the start of slice ``k``."""
         inp, gpu, bat, dt_h = self.inp, self.inp.gpu, self.inp.battery, self.inp.dt_h
-        status = self.training_status(k)
+        status = self.training_status(k) if self.trains else ()
         running = [s for s in status if s.state == "running"]
         train_s = sum(s.gpus * inp.slice_s for s in running)
-        free_s = physics.free_gpu_s(inp.gpu_seconds_per_slice,
-                                    inp.interactive_busy_gpu_s[k], train_s)
+        free_s = physics.free_gpu_s(inp.gpu_seconds_per_slice, self.busy_gpu_s[k], train_s)
         soc = self.soc_mwh
         return Observation(
             slice_index=k, dt_h=dt_h,
-            pv_avail_mwh=inp.pv_avail_mw[k] * dt_h,
-            wind_avail_mwh=inp.wind_avail_mw[k] * dt_h,
-            it_fixed_mwh=physics.it_energy_mwh(inp.interactive_gpu_energy_j[k], free_s, gpu)
+            pv_avail_mwh=self.pv_avail_mwh[k],
+            wind_avail_mwh=self.wind_avail_mwh[k],
+            it_fixed_mwh=physics.it_energy_mwh(self.inter_j[k], free_s, gpu)
             + sum(s.it_mwh_per_slice for s in running),
-            it_mwh_per_batch_gpu_second=physics.batch_it_mwh_per_gpu_s(gpu),
-            nonit_per_it=inp.cooling_fraction[k] + inp.aux_fraction,
+            it_mwh_per_batch_gpu_second=self.it_mwh_per_batch_gpu_s,
+            nonit_per_it=self.nonit_per_it[k],
             free_gpu_seconds=free_s,
             batch_backlog_gpu_seconds=physics.busy_gpu_s(self.batch.backlog_j(), gpu),
             batch_due_gpu_seconds=physics.busy_gpu_s(self.batch.due_j(k + 1), gpu),
             soc_mwh=soc,
             max_charge_mwh=max_charge_mwh(soc, bat, dt_h) if bat else 0.0,
             max_discharge_mwh=max_discharge_mwh(soc, bat, dt_h) if bat else 0.0,
-            max_import_mwh=inp.max_import_mw * dt_h,
-            max_export_mwh=inp.max_export_mw * dt_h,
-            price_usd_per_mwh=float(inp.price_usd_per_mwh[k]),
-            grid_share=float(inp.grid_share[k]),
+            max_import_mwh=self.max_import_mwh,
+            max_export_mwh=self.max_export_mwh,
+            price_usd_per_mwh=self.price[k],
+            grid_share=self.grid_share[k],
             training=status,
             batch_queue=tuple((j.job.deadline_slice, physics.busy_gpu_s(j.remaining_j, gpu))
                               for j in self.batch.queue),
@@ -204,16 +219,15 @@ class Site:
                ) -> physics.MeterRow:
         """Settle ``[a, b)`` of slice ``k``: the work done, the bus, the battery."""
         inp, gpu = self.inp, self.inp.gpu
-        held_s, train_j = self.settle_training(k, a, b)
-        busy_s = inp.interactive_busy_gpu_s[k]
-        free_s = physics.free_gpu_s(inp.gpu_seconds_per_slice, busy_s, held_s)
+        held_s, train_j = self.settle_training(k, a, b) if self.trains else (0.0, 0.0)
+        busy_s, capacity_s = self.busy_gpu_s[k], inp.gpu_seconds_per_slice
+        free_s = physics.free_gpu_s(capacity_s, busy_s, held_s)
         batch_s = min(max(sp.batch_gpu_seconds, 0.0), free_s, obs.batch_backlog_gpu_seconds)
         batch_j = self.batch.serve(k, a, batch_s, free_s) if batch_s > 0.0 else 0.0
-        idle_s = physics.free_gpu_s(inp.gpu_seconds_per_slice, busy_s, held_s,
-                                    physics.busy_gpu_s(batch_j, gpu))
-        inter_j = inp.interactive_gpu_energy_j[k]
+        idle_s = physics.free_gpu_s(capacity_s, busy_s, held_s, physics.busy_gpu_s(batch_j, gpu))
+        inter_j = self.inter_j[k]
         it = physics.it_energy_mwh(inter_j + batch_j + train_j, idle_s, gpu)
-        cooling, aux = physics.non_it_mwh(it, inp.cooling_fraction[k], inp.aux_fraction)
+        cooling, aux = physics.non_it_mwh(it, self.cooling_fraction[k], inp.aux_fraction)
         limits = physics.BusLimits(obs.pv_avail_mwh, obs.wind_avail_mwh, obs.max_charge_mwh,
                                    obs.max_discharge_mwh, obs.max_import_mwh, obs.max_export_mwh)
         try:
