@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class BatteryParams:
@@ -75,9 +77,9 @@ def battery_step(soc_mwh: float, charge_mwh: float, discharge_mwh: float,
 
     Parameters
     ----------
-    soc_mwh : float
+    soc_mwh : float or numpy.ndarray
         Stored energy at the start of the slice [MWh].
-    charge_mwh, discharge_mwh : float
+    charge_mwh, discharge_mwh : float or numpy.ndarray
         Energy drawn from and delivered to the bus [MWh], within the limits of
         :func:`max_charge_mwh` and :func:`max_discharge_mwh`.
     p : BatteryParams
@@ -85,10 +87,15 @@ def battery_step(soc_mwh: float, charge_mwh: float, discharge_mwh: float,
 
     Returns
     -------
-    float
-        ``soc * (1 - sd) + eta_c * charge - discharge / eta_d`` [MWh].
+    float or numpy.ndarray
+        ``soc * (1 - sd) + eta_c * charge - discharge / eta_d`` [MWh] (per slice, for arrays
+        of each slice's start content and flows).
     """
-    if charge_mwh < 0.0 or discharge_mwh < 0.0:
+    if isinstance(charge_mwh, np.ndarray) or isinstance(discharge_mwh, np.ndarray):
+        negative = bool(np.any(charge_mwh < 0.0) or np.any(discharge_mwh < 0.0))
+    else:
+        negative = charge_mwh < 0.0 or discharge_mwh < 0.0
+    if negative:
         raise ValueError(f"charge_mwh = {charge_mwh}, discharge_mwh = {discharge_mwh}: "
                          "must be >= 0")
     return (soc_mwh * (1.0 - p.self_discharge_per_slice) + p.charge_efficiency * charge_mwh

@@ -47,19 +47,19 @@ def check_soc_window(run: SiteRun, inp: SiteInputs) -> None:
 
 def check_soc_recursion(run: SiteRun, inp: SiteInputs) -> None:
     """The recorded content follows the battery's recursion over the metered charge and
-    discharge, slice by slice from the initial content."""
+    discharge: each slice's end content is ``battery_step`` of the content recorded before it
+    (the initial content for the first slice)."""
     if inp.battery is None:
         return
-    charge = run.meters["bess_charge_mwh"].to_numpy()
-    discharge = run.meters["bess_discharge_mwh"].to_numpy()
-    soc = inp.initial_soc_mwh
-    for i in range(inp.n):
-        soc = battery_step(soc, charge[i], discharge[i], inp.battery)
-        if abs(soc - run.soc_mwh[i]) > ENERGY_ATOL_MWH:
-            raise InvariantError(f"{run.site}: battery content {run.soc_mwh[i]:.6f} MWh at "
-                                 f"{inp.index[i]}, but its charge and discharge give "
-                                 f"{soc:.6f} MWh")
-        soc = run.soc_mwh[i]
+    start = np.concatenate(([inp.initial_soc_mwh], run.soc_mwh[:-1]))
+    expected = battery_step(start, run.meters["bess_charge_mwh"].to_numpy(),
+                            run.meters["bess_discharge_mwh"].to_numpy(), inp.battery)
+    bad = np.abs(expected - run.soc_mwh) > ENERGY_ATOL_MWH
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InvariantError(f"{run.site}: battery content {run.soc_mwh[i]:.6f} MWh at "
+                             f"{inp.index[i]}, but its charge and discharge give "
+                             f"{expected[i]:.6f} MWh")
 
 
 def check_green_storage(score: SiteScore, inp: SiteInputs) -> None:

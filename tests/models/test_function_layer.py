@@ -22,6 +22,11 @@ def test_battery_step_and_limits():
     assert battery.max_discharge_mwh(5.0, p, 0.25) == pytest.approx(0.8)
     assert battery.battery_step(20.0, 2.0, 0.0, p) == pytest.approx(21.8)
     assert battery.battery_step(20.0, 0.0, 1.6, p) == pytest.approx(18.0)
+    # the same step for every slice at once, from each slice's start content
+    np.testing.assert_allclose(battery.battery_step(np.array([20.0, 20.0]), np.array([2.0, 0.0]),
+                                                    np.array([0.0, 1.6]), p), [21.8, 18.0])
+    with pytest.raises(ValueError, match="must be >= 0"):
+        battery.battery_step(np.array([20.0]), np.array([-1.0]), np.array([0.0]), p)
     # 1% per day compounds to 1 - 0.99**(15/1440) per 15-minute slice
     assert battery.self_discharge_per_slice(0.01, 15) == pytest.approx(1 - 0.99 ** (1 / 96))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -125,6 +126,19 @@ def test_week_of_the_default_scenario_holds_every_invariant(week_run):
     # a strategy that does not exist is refused by name
     with pytest.raises(ValueError, match="strategy = 'nope'"):
         make_strategy("nope")
+
+
+def test_the_battery_invariants_catch_a_content_the_flows_do_not_give(week_run):
+    # the invariants recompute the battery's recursion from the metered flows: a recorded
+    # content 1 MWh off in one slice is refused, naming the slice
+    from twin.invariants import InvariantError, check_soc_recursion
+
+    inp, run = week_run.inputs[0], week_run.runs[0]
+    check_soc_recursion(run, inp)
+    bad = dataclasses.replace(run, soc_mwh=run.soc_mwh.copy())
+    bad.soc_mwh[100] += 1.0
+    with pytest.raises(InvariantError, match=re.escape(str(inp.index[100]))):
+        check_soc_recursion(bad, inp)
 
 
 def test_inputs_are_immutable_records():
