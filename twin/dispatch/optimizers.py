@@ -120,6 +120,7 @@ class MPC:
         self.lp = CompiledLP(self.h.model)
         self.build_s = time.perf_counter() - t0
         self.rows = _WindowRows(self.lp, self.h, d, self.nw)
+        self.window_training = _WindowTraining(self.lp, self.h, d, self.nw)
         self.jobs = [tj.job_id for tj in d.training]
         self.plan_start, self.plan = 0, None
         self.shift = self.lp.shift_map(self.step, self.nw)
@@ -134,7 +135,7 @@ class MPC:
                          training_state=training_state,
                          discharge_green_fraction=np.ones(min(nw, inp.n - k)),
                          soc_end_min_mwh=None if end_of_run else self.inp.initial_soc_mwh,
-                         every_job=True, jobs=self.jobs_table)
+                         every_job=True, paced_training=True, jobs=self.jobs_table)
         if d.n < nw:
             d = d.padded(nw)
         if placeholder:  # non-zero coefficients, so that every matrix entry exists
@@ -183,7 +184,7 @@ class MPC:
         d.pv_avail_mwh[0], d.wind_avail_mwh[0] = obs.pv_avail_mwh, obs.wind_avail_mwh
         d.price_usd_per_mwh[0], d.grid_share[0] = obs.price_usd_per_mwh, obs.grid_share
         self.rows.update(d, o.objective, self.green_share)
-        _update_training(lp, h, d, self.nw)
+        self.window_training.update(d)
         t0 = time.perf_counter()
         if self.solves:
             lp.shift_basis(*self.shift)
@@ -289,17 +290,41 @@ class _WindowRows:
         lp.set_costs(self.exp, exp_cost * inside)
 
 
-def _update_training(lp: CompiledLP, h: DispatchModel, d: HorizonData, nw: int) -> None:
-    """Each training job's running bounds, tokens required and whether it runs at the start."""
-    t = np.arange(nw)
-    tr = h.training
-    for j, tj in enumerate(d.training):
-        cols = lp.col_array(tr.run_fraction, [(j, i) for i in range(nw)])
-        lo = np.where((t >= tj.release_slice) & (t < tj.deadline_slice) & (not tj.pausable),
-                      1.0, 0.0)
-        hi = np.where((t >= tj.release_slice) & (t < d.real_n), 1.0, 0.0)
-        lp.set_col_bounds(cols, lo, hi)
-        lp.set_col_bounds([lp.col(tr.required_tokens, j)], tj.required_tokens,
-                          tj.required_tokens)
-        lp.set_col_bounds([lp.col(tr.running_before_fraction, j)], tj.running_before_fraction,
-                          tj.running_before_fraction)
+class _WindowTraining:
+    """Each training job's columns and progress row in the window model, with the orientation
+    of the progress coefficients: a window moves the job's release and deadline, and only the
+    slices before the deadline count towards the progress it must make."""
+
+    def __init__(self, lp: CompiledLP, h: DispatchModel, d: HorizonData, nw: int):
+        self.lp, self.h, self.nw = lp, h, nw
+        tr, self.jobs = h.training, []
+        for j, tj in enumerate(d.training):
+            idx = [(j, i) for i in range(nw)]
+            run, pause = lp.col_array(tr.run_fraction, idx), lp.col_array(tr.pause_fraction, idx)
+            row = np.full(nw, lp.row(tr.progress, j))
+            # the model is built with every slice before the deadline (a window's deadline
+            # at its end), so every coefficient exists with its sign
+            run_sign = lp.orientation(row, run, np.full(nw, tj.tokens_per_slice))
+            pause_sign = (lp.orientation(row, pause, np.full(nw, -tj.pause_tokens))
+                          if tj.pause_tokens > 0.0 else None)
+            self.jobs.append((run, pause, row, run_sign, pause_sign))
+
+    def update(self, d: HorizonData) -> None:
+        """Running bounds, the progress counted before the deadline, tokens required and
+        whether each job runs at the window's start."""
+        lp, tr, nw = self.lp, self.h.training, self.nw
+        t = np.arange(nw)
+        for j, (tj, (run, pause, row, run_sign, pause_sign)) in enumerate(
+                zip(d.training, self.jobs, strict=True)):
+            lo = np.where((t >= tj.release_slice) & (t < tj.deadline_slice) & (not tj.pausable),
+                          1.0, 0.0)
+            hi = np.where((t >= tj.release_slice) & (t < d.real_n), 1.0, 0.0)
+            lp.set_col_bounds(run, lo, hi)
+            due = t < tj.deadline_slice
+            lp.set_coeffs(row, run, run_sign * tj.tokens_per_slice * due)
+            if pause_sign is not None:
+                lp.set_coeffs(row, pause, -pause_sign * tj.pause_tokens * due)
+            lp.set_col_bounds([lp.col(tr.required_tokens, j)], tj.required_tokens,
+                              tj.required_tokens)
+            lp.set_col_bounds([lp.col(tr.running_before_fraction, j)], tj.running_before_fraction,
+                              tj.running_before_fraction)

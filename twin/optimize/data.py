@@ -207,6 +207,7 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
                  training_state: dict[str, tuple[float, bool]] | None = None,
                  discharge_green_fraction: np.ndarray | None = None,
                  soc_end_min_mwh: float | None = None, every_job: bool = False,
+                 paced_training: bool = False,
                  initial_green_fraction: float | None = None,
                  jobs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> HorizonData:
     """The LP data of slices ``start .. start + n`` of a site.
@@ -232,6 +233,14 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
     every_job : bool
         Keep every training job, also those done or released after the horizon (with nothing
         required of them), so that windows of a rolling horizon share one model shape.
+    paced_training : bool
+        A rolling window's terminal condition: a training job whose deadline lies beyond the
+        horizon must have made, by the horizon's end, the progress of a straight path from its
+        release to one horizon before its deadline (milestones fixed in time), not only what
+        running at full pace after the horizon could not make up. Without it every window
+        defers the job to its latest start, and the pauses and slices lost to rounding on the
+        way make it miss its deadline; with it the job is never more than a horizon of full
+        running behind a path that ends a horizon early.
     initial_green_fraction : float, optional
         Green share of the content at ``start`` (default: the run's) [fraction].
     jobs : tuple of numpy.ndarray, optional
@@ -243,7 +252,7 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
     free = physics.free_gpu_s(inp.gpu_seconds_per_slice, inp.interactive_busy_gpu_s[sl])
     rel, not_due, backlog0 = batch_account(jobs if jobs is not None else batch_jobs_table(inp),
                                            start, n, queue)
-    training = [_training_data(tj, inp, start, n, training_state, every_job)
+    training = [_training_data(tj, inp, start, n, training_state, every_job, paced_training)
                 for tj in inp.training_jobs]
     return HorizonData(
         dt_h=inp.dt_h,
@@ -276,7 +285,7 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
 
 def _training_data(tj, inp: SiteInputs, start: int, n: int,
                    training_state: dict[str, tuple[float, bool]] | None,
-                   every_job: bool) -> TrainingData | None:
+                   every_job: bool, paced: bool = False) -> TrainingData | None:
     """One training job's data in slices ``start .. start + n`` (None: outside and dropped)."""
     dt_s = inp.slice_s
     remaining, running = (training_state or {}).get(tj.job_id, (tj.tokens, False))
@@ -288,10 +297,19 @@ def _training_data(tj, inp: SiteInputs, start: int, n: int,
     due = tj.deadline_slice if tj.deadline_slice is not None else inp.n
     # within the horizon, train what cannot wait: the rest at full pace after it
     after = max(due - (start + n), 0) * per_slice
+    required = max(remaining - after, 0.0)
+    if paced and tj.deadline_slice is not None and due > start + n:
+        # ... and keep to a straight path from its release that ends a horizon before the
+        # deadline: fixed milestones, so that rolling windows cannot defer it step by step
+        path_end = max(due - n, tj.release_slice + 1)
+        share = min(max((start + n - tj.release_slice) / (path_end - tj.release_slice), 0.0), 1.0)
+        required = max(required, tj.tokens * share - (tj.tokens - remaining))
+    # a job past its deadline is late: the plan is to train as much as it can at once
+    deadline = min(due - start, n) if due > start else min(1, n)
     return TrainingData(
         job_id=tj.job_id, gpus=tj.gpus, release_slice=min(max(tj.release_slice - start, 0), n),
-        deadline_slice=max(min(due - start, n), 0),
-        required_tokens=0.0 if outside else max(remaining - after, 0.0),
+        deadline_slice=deadline,
+        required_tokens=0.0 if outside else required,
         tokens_per_slice=per_slice,
         pause_tokens=(tj.checkpoint_s + tj.restart_s) * tj.tokens_per_s,
         it_mwh_per_slice=physics.training_extra_it_mwh(tj.gpus, dt_s, inp.gpu),
