@@ -298,14 +298,11 @@ def _training_data(tj, inp: SiteInputs, start: int, n: int,
     # within the horizon, train what cannot wait: the rest at full pace after it
     after = max(due - (start + n), 0) * per_slice
     required = max(remaining - after, 0.0)
-    if paced and tj.deadline_slice is not None and due > start + n:
-        # ... and keep to a straight path from its release that ends a horizon before the
-        # deadline: fixed milestones, so that rolling windows cannot defer it step by step
-        path_end = max(due - n, tj.release_slice + 1)
-        share = min(max((start + n - tj.release_slice) / (path_end - tj.release_slice), 0.0), 1.0)
-        required = max(required, tj.tokens * share - (tj.tokens - remaining))
-    # a job past its deadline is late: the plan is to train as much as it can at once
-    deadline = min(due - start, n) if due > start else min(1, n)
+    deadline, pausable = max(min(due - start, n), 0), tj.pausable
+    if paced and tj.deadline_slice is not None and not outside:
+        required, deadline, pausable = _paced(tj, start, n, remaining, required, deadline)
+    elif due <= start:  # past its deadline: late, and what is left is due in this horizon
+        deadline = n
     return TrainingData(
         job_id=tj.job_id, gpus=tj.gpus, release_slice=min(max(tj.release_slice - start, 0), n),
         deadline_slice=deadline,
@@ -313,6 +310,28 @@ def _training_data(tj, inp: SiteInputs, start: int, n: int,
         tokens_per_slice=per_slice,
         pause_tokens=(tj.checkpoint_s + tj.restart_s) * tj.tokens_per_s,
         it_mwh_per_slice=physics.training_extra_it_mwh(tj.gpus, dt_s, inp.gpu),
-        gpu_s_per_slice=tj.gpus * dt_s, pausable=tj.pausable,
+        gpu_s_per_slice=tj.gpus * dt_s, pausable=pausable,
         running_before_fraction=1.0 if running else 0.0,
         pause_hold_gpu_s=tj.gpus * min(tj.checkpoint_s, dt_s))
+
+
+def _paced(tj, start: int, n: int, remaining: float, required: float,
+           deadline: int) -> tuple[float, int, bool]:
+    """A rolling window's terminal condition for a training job with a deadline: (tokens
+    required, the window slice by whose start they count, whether the plan may pause it).
+
+    The job keeps to a straight path from its release to one window before its deadline, with
+    milestones fixed in time, so that rolling windows cannot defer it step by step: a window
+    that ends before the path's end must reach the path there; one that contains the path's end
+    must have trained everything by then; a job still unfinished past the path's end (or its
+    deadline) catches up without pausing.
+    """
+    path_end = max(tj.deadline_slice - n, tj.release_slice + 1)
+    if start + n < path_end:
+        share = min(max((start + n - tj.release_slice) / (path_end - tj.release_slice), 0.0),
+                    1.0)
+        return max(required, tj.tokens * share - (tj.tokens - remaining)), deadline, tj.pausable
+    if start < path_end:
+        return remaining, path_end - start, tj.pausable
+    return remaining, max(deadline, 1) if tj.deadline_slice > start else n, False
+

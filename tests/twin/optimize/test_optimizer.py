@@ -218,16 +218,20 @@ def test_a_window_of_a_rolling_horizon_keeps_a_training_job_on_its_path():
     assert window(0).required_tokens == pytest.approx(7200 / 9)
     # the milestones are fixed in time: a job behind its path must catch up
     assert window(40, remaining=7200.0).required_tokens == pytest.approx(7200 * 50 / 90)
-    # within reach of the deadline, everything left, and only slices before the deadline count
-    assert window(95, remaining=1000.0).required_tokens == pytest.approx(1000.0)
-    assert window(95, remaining=1000.0).deadline_slice == 5
-    # slices 85-94 end past the path's end (slice 90): all that is left, although full pace
-    # after the window (5 slices) could still make up 5 * 2,769 tokens
+    # a window that holds the path's end must have trained everything by then (slice 90)
+    assert window(85, remaining=7200.0).required_tokens == pytest.approx(7200.0)
+    assert window(85, remaining=7200.0).deadline_slice == 5
+    # behind a path that has ended: everything left by the deadline, catching up without pauses
+    behind = window(95, remaining=1000.0)
+    assert behind.required_tokens == pytest.approx(1000.0)
+    assert (behind.deadline_slice, behind.pausable) == (5, False)
+    # without the path, slices 85-94 would require nothing: full pace after the window
+    # (5 slices of 2,769 tokens) could still make everything up
     assert window(85, remaining=7200.0, paced=False).required_tokens == pytest.approx(
         max(7200 - 5 * per_slice, 0.0))
-    assert window(85, remaining=7200.0).required_tokens == pytest.approx(7200.0)
-    # past its deadline a late job is to train what it can at once (its first slice)
-    assert window(101, remaining=500.0).deadline_slice == 1
+    # past its deadline a late job trains what is left in this window, without pausing
+    late = window(101, remaining=500.0)
+    assert (late.required_tokens, late.deadline_slice, late.pausable) == (500.0, 10, False)
 
 
 @pytest.mark.slow
