@@ -47,7 +47,8 @@ def problem(minutes: int, days: int | None) -> dict:
     scn = load(SCENARIO)
     at = _scenario_at(scn, 0, minutes, days)
     inp = build_site_inputs(at, 0)
-    d = horizon_data(inp, at.accounting.resolved_alpha, discharge_green_fraction=np.ones(inp.n))
+    d = horizon_data(inp, at.site_accounting(0).resolved_alpha,
+                     discharge_green_fraction=np.ones(inp.n))
     cf_pv, cf_wind = per_mw_profiles(inp)
     b = at.sites[0].battery
     return {"d": d, "pv": cf_pv, "wind": cf_wind, "costs": sizing_costs(scn.sizing),

@@ -28,7 +28,7 @@ def gti_level(gti: float, thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS) ->
     return int(np.searchsorted(np.asarray(thresholds), gti, side="right"))
 
 
-def label(period: str, method: str, gti: float, alpha: float, allocation: str,
+def label(period: str, method: str, gti: float, alpha: float | None, allocation: str,
           thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS) -> dict:
     """A GTI label: the value, its level, and the method, alpha and allocation it was made with."""
     return {
@@ -36,6 +36,6 @@ def label(period: str, method: str, gti: float, alpha: float, allocation: str,
         "method": method,
         "gti": float(gti),
         "level": gti_level(gti, thresholds),
-        "alpha": float(alpha),
+        "alpha": None if alpha is None else float(alpha),  # None: sites with their own alphas
         "allocation": allocation,
     }

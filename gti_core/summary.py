@@ -106,20 +106,32 @@ def _tokens_block(tasks: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def gti_summary(scores: list[SiteScore], params: list[AccountingParams], granularity: str,
-                tasks: pd.DataFrame | None = None) -> dict:
+def _shared_or_per_site(values: dict[str, object]) -> object:
+    """One value when every site has it, else the mapping site -> value."""
+    distinct = set(values.values())
+    return next(iter(distinct)) if len(distinct) == 1 else dict(values)
+
+
+def gti_summary(scores: list[SiteScore], params: list[AccountingParams],
+                granularity: str | list[str], tasks: pd.DataFrame | None = None) -> dict:
     """``accounting``, ``gti``, ``levels`` and per-site ``sites.<name>`` blocks of a summary.
 
-    Storage parameters appear once under ``accounting`` when every site shares them, else as a
-    mapping site -> value; each site always carries its own under ``sites.<name>.storage``.
+    ``granularity`` is the grid-data granularity of every site, or one per site. Alpha, the
+    granularity and the storage parameters appear once under ``accounting`` when every site
+    shares them, else as a mapping site -> value; each site always carries its own under
+    ``sites.<name>.accounting`` and ``sites.<name>.storage``. The fleet's labels name an alpha
+    only when the sites share one.
     """
     p0 = params[0]
     th = p0.thresholds
-    storage = {n: storage_block(p) for n, p in zip((s.site for s in scores), params, strict=True)}
+    names = [s.site for s in scores]
+    grans = [granularity] * len(scores) if isinstance(granularity, str) else list(granularity)
+    storage = {n: storage_block(p) for n, p in zip(names, params, strict=True)}
     shared = {k: ({v[k] for v in storage.values()}) for k in STORAGE_KEYS}
+    alpha = _shared_or_per_site({n: p.alpha for n, p in zip(names, params, strict=True)})
     accounting = {
-        "alpha": p0.alpha,
-        "grid_data_granularity": granularity,
+        "alpha": alpha,
+        "grid_data_granularity": _shared_or_per_site(dict(zip(names, grans, strict=True))),
         "allocation": p0.allocation,
         "storage_rule": p0.storage.rule,
         "export_attributes": "retained" if p0.export_retained else "sold",
@@ -134,12 +146,13 @@ def gti_summary(scores: list[SiteScore], params: list[AccountingParams], granula
            "level_aggregate": gti_level(run["gti_aggregate"], th)}
     if tasks is not None:
         gti.update(_tokens_block(tasks))
-    levels = {per: [label(str(name), m, row[f"gti_{m}"], p0.alpha, p0.allocation, th)
+    fleet_alpha = alpha if not isinstance(alpha, dict) else None
+    levels = {per: [label(str(name), m, row[f"gti_{m}"], fleet_alpha, p0.allocation, th)
                     for name, row in fleet_periods(scores, per).iterrows()
                     for m in ("slice", "aggregate")]
               for per in ("year", "quarter", "month")}
     sites = {}
-    for s, p in zip(scores, params, strict=True):
+    for s, p, gran in zip(scores, params, grans, strict=True):
         site_gti = {"gti_slice": s.gti_slice, "gti_aggregate": s.gti_aggregate,
                     "mismatch_gap": s.gti_aggregate - s.gti_slice}
         if tasks is not None and "site" in tasks:
@@ -147,6 +160,7 @@ def gti_summary(scores: list[SiteScore], params: list[AccountingParams], granula
         sites[s.site] = {
             "gti": site_gti,
             "levels": {per: labels_for(s, p, per) for per in ("year", "quarter", "month")},
+            "accounting": {"alpha": p.alpha, "grid_data_granularity": gran},
             "storage": storage[s.site],
         }
     return {"accounting": accounting, "gti": gti, "levels": levels, "sites": sites}

@@ -30,6 +30,13 @@ def fail(message: str) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def alpha_text(alpha: float | dict) -> str:
+    """A summary's alpha: one value, or each site's where the sites have their own."""
+    if isinstance(alpha, dict):
+        return "per site (" + ", ".join(f"{site} {a:g}" for site, a in alpha.items()) + ")"
+    return f"{alpha:g}"
+
+
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
@@ -95,7 +102,8 @@ def print_headline(summary: dict, run_dir: Path) -> None:
     table.add_row("GTI aggregate", f"{g['gti_aggregate']:.4f}  (level {g['level_aggregate']})")
     table.add_row("temporal-mismatch gap", f"{g['mismatch_gap']:.4f}")
     table.add_row("token GTI", f"{g['gti_token']:.4f}")
-    table.add_row("accounting", f"alpha {a['alpha']}, {a['allocation']}, {a['storage_rule']}")
+    table.add_row("accounting", f"alpha {alpha_text(a['alpha'])}, {a['allocation']}, "
+                                f"{a['storage_rule']}")
     table.add_row("IT energy", f"{k['it_mwh']:,.0f} MWh")
     table.add_row("PV / wind delivered", f"{k['pv_mwh']:,.0f} / {k['wind_mwh']:,.0f} MWh")
     table.add_row("grid import / export", f"{k['grid_import_mwh']:,.0f} / "
@@ -149,7 +157,7 @@ def score(
     run_dir = out if out is not None else Path("results") / f"score-{meters.stem}"
     write_run(run_dir, summary, tables.pop("meters"), **tables)
     g, a = summary["gti"], summary["accounting"]
-    table = Table(title=f"{meters.name} | alpha {a['alpha']}, {a['allocation']}, "
+    table = Table(title=f"{meters.name} | alpha {alpha_text(a['alpha'])}, {a['allocation']}, "
                         f"{a['storage_rule']}", title_justify="left")
     for col in ("site", "GTI slice", "GTI aggregate", "gap"):
         table.add_column(col, justify="right" if col != "site" else "left")
@@ -224,7 +232,7 @@ def policy(
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     band = ALPHA_BANDS[scn.accounting.grid_data_granularity]
-    frames, sites = [], {}
+    frames, sites, alphas = [], {}, {}
     table = Table(title=f"{scn.name} | rule min_green = {min_green} | alpha "
                         f"{scn.accounting.resolved_alpha} (band {band[0]}-{band[1]})",
                   title_justify="left")
@@ -232,10 +240,12 @@ def policy(
                 "alpha where it flips"):
         table.add_column(col, justify="left" if col in ("site", "method", "months failing")
                          else "right")
-    for run, params in zip(result.runs, result.params, strict=True):
+    for k, (run, params) in enumerate(zip(result.runs, result.params, strict=True)):
         v = evaluate_rule(run.meters, params, min_green, methods, alpha_sweep)
         frames.append(v.frame())
+        site_band = ALPHA_BANDS[scn.site_accounting(k).grid_data_granularity]
         sites[v.site] = {}
+        alphas[v.site] = {"alpha": params.alpha, "alpha_band": list(site_band)}
         for m in methods:
             whole = next(p for p in v.periods if p.method == m and p.period == "run")
             months = v.failing(m)
@@ -244,7 +254,8 @@ def policy(
             flip_text = ("-" if not alpha_sweep else f"{flip:.4f}" if flip is not None
                          else "passes at any alpha" if anyway else "fails at any alpha")
             if flip is not None:
-                flip_text += " (in band)" if band[0] <= flip <= band[1] else " (outside band)"
+                flip_text += (" (in band)" if site_band[0] <= flip <= site_band[1]
+                              else " (outside band)")
             table.add_row(v.site, m, f"{whole.gti:.4f}", "PASS" if whole.passes else "FAIL",
                           f"{whole.margin:+.4f}", ", ".join(x[5:] for x in months) or "none",
                           flip_text)
@@ -255,7 +266,7 @@ def policy(
     summary = {"scenario": scn.name, "rule": {"min_green": min_green},
                "alpha": scn.accounting.resolved_alpha, "alpha_band": list(band),
                "allocation": scn.accounting.allocation, "strategy": result.strategy,
-               "sites": sites}
+               "sites": sites, "site_alphas": alphas}
     run_dir = out if out is not None else Path("results") / f"policy-{scn.name}"
     import pandas as pd
 

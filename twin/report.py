@@ -31,6 +31,12 @@ def _environment():
                               undefined=jinja2.StrictUndefined)
 
 
+def fleet_alpha(summary: dict) -> float | None:
+    """The alpha the fleet's badges name: the sites' shared one, None where each has its own."""
+    alpha = summary["accounting"]["alpha"]
+    return None if isinstance(alpha, dict) else alpha
+
+
 @cache
 def _plotly_js() -> str:
     from plotly.offline import get_plotlyjs
@@ -121,7 +127,7 @@ def report_html(run: dict) -> str:
         f"{s['start'][:10]} .. {s['end'][:10]}")
     period = year if s["slices"] * s["slice_minutes"] >= 365 * 24 * 60 else (
         f"{s['start'][:10]} .. {s['end'][:10]}")
-    alpha = s["accounting"]["alpha"]
+    alpha = fleet_alpha(s)
     months = [lab for lab in s["levels"]["month"] if lab["method"] == "slice"]
     return _environment().get_template("report.html.j2").render(
         s=s, plotly_js=_plotly_js(),
@@ -170,7 +176,7 @@ def compare_html(runs: list[dict], labels: list[str]) -> str:
         fig.add_trace(go.Scatter(x=w.index, y=w["aggregate"], mode="lines+markers",
                                  name=f"{lab} · aggregate", line=dict(dash="dot")))
         period = f"{s['start'][:10]} .. {s['end'][:10]}"
-        alpha = s["accounting"]["alpha"]
+        alpha = fleet_alpha(s)
         entries.append({"label": lab,
                         "badge_slice": badge_svg(s["gti"]["gti_slice"], "slice", period,
                                                  s["gti"]["level_slice"], alpha),

@@ -47,8 +47,9 @@ class RunResult:
 
 
 def accounting_params(scn: Scenario, inp: SiteInputs) -> AccountingParams:
-    """The gti_core parameters of one site: the scenario's accounting and the site's battery."""
-    acc = scn.accounting
+    """The gti_core parameters of one site: its accounting (the scenario's block, or the site's
+    own alpha and granularity) and its battery."""
+    acc = scn.site_accounting(site_index(scn, inp.name))
     b = inp.battery
     storage = StorageParams(
         charge_efficiency=b.charge_efficiency if b else 1.0,
@@ -59,6 +60,11 @@ def accounting_params(scn: Scenario, inp: SiteInputs) -> AccountingParams:
         rule=acc.storage_rule,
     )
     return acc.params(storage)
+
+
+def site_index(scn: Scenario, name: str) -> int:
+    """The position of site ``name`` in the scenario."""
+    return next(k for k, site in enumerate(scn.sites) if site.name == name)
 
 
 def strategy_options(scn: Scenario, params: AccountingParams, objective: str | None = None,
@@ -196,7 +202,8 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
                   scores: list[SiteScore], params: list[AccountingParams], tasks: pd.DataFrame,
                   timings: dict) -> dict:
     """The run's summary.json: gti_core's accounting blocks plus the twin's KPIs."""
-    acc = gti_summary(scores, params, scn.accounting.grid_data_granularity, tasks)
+    granularities = [scn.site_accounting(k).grid_data_granularity for k in range(len(inputs))]
+    acc = gti_summary(scores, params, granularities, tasks)
     site_kpis = {}
     for inp, run in zip(inputs, runs, strict=True):
         site_kpis[inp.name] = _kpis(inp, run, tasks[tasks["site"] == inp.name])

@@ -11,24 +11,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from gti_core.score import AccountingParams
-from gti_core.sources import ALPHA_BANDS, GridDataGranularity, check_alpha, default_alpha
-from gti_core.storage import StorageParams
+from gti_core.sources import ALPHA_BANDS
 from models.weather import PRESETS
+from twin.accounting_schema import AccountingConfig, SiteAccountingConfig
+from twin.schema import ScenarioError, _Schema
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be loaded; the message names the file or field and the value."""
-
-
-class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class WeatherConfig(_Schema):
@@ -361,51 +353,8 @@ class SiteConfig(_Schema):
     datacenter: DatacenterConfig
     workload: WorkloadConfig
     grid: GridConfig
-
-
-class RatingConfig(_Schema):
-    """Lower GTI bounds of levels 1..5 (spec section 8)."""
-
-    thresholds: tuple[float, float, float, float, float] = (0.20, 0.40, 0.60, 0.80, 0.95)
-
-    @model_validator(mode="after")
-    def _increasing(self) -> RatingConfig:
-        t = self.thresholds
-        if any(not 0.0 < a < b <= 1.0 for a, b in zip(t, t[1:], strict=False)) or t[0] <= 0.0:
-            raise ValueError(f"thresholds = {list(t)}: must increase strictly within (0, 1]")
-        return self
-
-
-class AccountingConfig(_Schema):
-    """How gti_core scores the run (spec sections 2-8)."""
-
-    grid_data_granularity: GridDataGranularity = "annual"
-    alpha: float | None = Field(
-        None, description="grid attribution coefficient; default: the middle of the band")
-    allocation: Literal["it_first", "pro_rata"] = "it_first"
-    storage_rule: Literal["pooled", "fifo"] = "pooled"
-    export_attributes: Literal["retained", "sold"] = "retained"
-    rating: RatingConfig = RatingConfig()
-
-    @model_validator(mode="after")
-    def _alpha_in_band(self) -> AccountingConfig:
-        if self.alpha is not None:
-            check_alpha(self.alpha, self.grid_data_granularity)
-        return self
-
-    @property
-    def resolved_alpha(self) -> float:
-        """The alpha in force: the declared one, or the middle of the granularity's band."""
-        if self.alpha is None:
-            return default_alpha(self.grid_data_granularity)
-        return self.alpha
-
-    def params(self, storage: StorageParams) -> AccountingParams:
-        """gti_core's parameters of a site: this accounting with the site's storage."""
-        return AccountingParams(alpha=self.resolved_alpha, allocation=self.allocation,
-                                storage=storage,
-                                export_retained=self.export_attributes == "retained",
-                                thresholds=self.rating.thresholds)
+    accounting: SiteAccountingConfig | None = Field(
+        None, description="the site's own grid granularity and alpha (default: the scenario's)")
 
 
 class OptimizerConfig(_Schema):
@@ -482,7 +431,19 @@ class Scenario(_Schema):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"sites: names must be unique, {dup[0]!r} appears twice")
+        for k, site in enumerate(self.sites):
+            if site.accounting is not None:
+                try:
+                    site.accounting.merged(self.accounting)
+                except ValidationError as err:
+                    msg = err.errors()[0]["msg"].removeprefix("Value error, ")
+                    raise ValueError(f"sites[{k}].accounting.{msg}") from None
         return self
+
+    def site_accounting(self, k: int) -> AccountingConfig:
+        """The accounting in force at site ``k``: its own block over the scenario's."""
+        own = self.sites[k].accounting
+        return self.accounting if own is None else own.merged(self.accounting)
 
 
 def _field_path(loc: tuple) -> str:

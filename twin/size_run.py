@@ -99,7 +99,8 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     at = _scenario_at(scn, site, resolution_min, horizon_days)
     inp = build_site_inputs(at, 0)
     # the sized store starts grey and fills with green: every discharge draws the green pool
-    d = horizon_data(inp, at.accounting.resolved_alpha, discharge_green_fraction=np.ones(inp.n))
+    d = horizon_data(inp, at.site_accounting(0).resolved_alpha,
+                     discharge_green_fraction=np.ones(inp.n))
     cf_pv, cf_wind = per_mw_profiles(inp)
     b = at.sites[0].battery
     storage = dict(min_soc_fraction=b.min_soc_fraction, max_soc_fraction=b.max_soc_fraction,

@@ -21,8 +21,9 @@ def params_from_summary(summary: dict, site: str) -> AccountingParams:
     """Rebuild a site's accounting parameters from ``summary.json``."""
     acc = summary["accounting"]
     st = summary["sites"][site]["storage"]
+    own = summary["sites"][site].get("accounting", {})  # a site's own alpha, where it has one
     return AccountingParams(
-        alpha=float(acc["alpha"]),
+        alpha=float(own.get("alpha", acc["alpha"])),
         allocation=acc["allocation"],
         storage=storage_from_block(st, acc["storage_rule"]),
         export_retained=acc["export_attributes"] == "retained",
