@@ -35,6 +35,12 @@ def host_energy_mwh(gpu_energy_j, gpu: GPUType):
     -------
     float or numpy.ndarray
         ``E * ((1 + host_overhead_fraction) / 3.6e9)`` [MWh].
+
+    Notes
+    -----
+    The factor is formed first, as the dispatch LP's data always had it: the LP is degenerate,
+    and coefficients that differ in the last bit (``E * (1 + h) / 3.6e9``) made HiGHS return
+    another optimum of the same cost with other meters (``benchmarks/equivalence.py``).
     """
     return gpu_energy_j * ((1.0 + gpu.host_overhead_fraction) / J_PER_MWH)
 
