@@ -20,7 +20,7 @@ import numpy as np
 
 from gti_core.attribution import base_green_inflow_mwh
 from gti_core.storage import storage_provenance
-from twin.dispatch.base import Observation, Setpoints, StrategyOptions
+from twin.dispatch.base import Observation, Setpoints, StrategyOptions, batch_must_run_gpu_s
 from twin.inputs import SiteInputs
 from twin.optimize.data import HorizonData, batch_jobs_table, horizon_data
 from twin.optimize.handles import DispatchModel
@@ -204,7 +204,14 @@ class MPC:
         if self.plan is None or k - self.plan_start >= self.step:
             self._replan(obs)
         batch, ch, dis, run = self.plan
-        return _setpoints(k - self.plan_start, batch, ch, dis, run)
+        sp = _setpoints(k - self.plan_start, batch, ch, dis, run)
+        # the plan's batch work, but never less than what keeps every batch deadline within
+        # reach: a training job run for a whole slice where the plan ran part of it takes GPU
+        # time the plan gave to batch work, and a window does not see that coming
+        must = batch_must_run_gpu_s(obs)
+        if sp.batch_gpu_seconds >= must:
+            return sp
+        return dataclasses.replace(sp, batch_gpu_seconds=must)
 
     def report(self) -> dict:
         ms = np.asarray(self.solve_ms)
