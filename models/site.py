@@ -209,10 +209,11 @@ def settle_bus(limits: BusLimits, it_mwh: float, cooling_mwh: float, aux_mwh: fl
                charge_mwh: float, discharge_mwh: float) -> MeterRow:
     """Close the site bus for one slice into its meter row.
 
-    The battery setpoints are capped at the battery's limits; the grid covers any deficit up to
-    ``max_import_mwh`` (grid charging is cut first when the limit binds); surplus is exported up
-    to ``max_export_mwh`` and the rest is curtailed from PV and wind in proportion to what they
-    offered.
+    The battery setpoints are capped at the battery's limits, and a discharge at what the loads,
+    the charge, the export limit and curtailing every renewable MWh can take; the grid covers any
+    deficit up to ``max_import_mwh`` (grid charging is cut first when the limit binds); surplus
+    is exported up to ``max_export_mwh`` and the rest is curtailed from PV and wind in
+    proportion to what they offered.
 
     Parameters
     ----------
@@ -238,6 +239,13 @@ def settle_bus(limits: BusLimits, it_mwh: float, cooling_mwh: float, aux_mwh: fl
     charge = min(max(charge_mwh, 0.0), limits.max_charge_mwh)
     discharge = min(max(discharge_mwh, 0.0), limits.max_discharge_mwh)
     surplus = pv_avail + wind_avail + discharge - facility - charge
+    # a discharge beyond what the loads, the charge and the export limit take, even with every
+    # renewable MWh curtailed, has nowhere to go: the battery delivers less
+    stranded = surplus - limits.max_export_mwh - (pv_avail + wind_avail)
+    if stranded > 0.0 and discharge > 0.0:
+        cut = min(discharge, stranded)
+        discharge -= cut
+        surplus -= cut
     if surplus < 0.0 and -surplus > limits.max_import_mwh:
         cut = min(charge, -surplus - limits.max_import_mwh)
         charge -= cut
@@ -249,8 +257,8 @@ def settle_bus(limits: BusLimits, it_mwh: float, cooling_mwh: float, aux_mwh: fl
     curtailed = max(surplus, 0.0) - grid_export
     offered = pv_avail + wind_avail
     pv_share = pv_avail / offered if offered > 0.0 else 0.0
-    return MeterRow(pv_mwh=pv_avail - curtailed * pv_share,
-                    wind_mwh=wind_avail - curtailed * (1.0 - pv_share),
+    return MeterRow(pv_mwh=max(pv_avail - curtailed * pv_share, 0.0),
+                    wind_mwh=max(wind_avail - curtailed * (1.0 - pv_share), 0.0),
                     curtailed_mwh=curtailed, grid_import_mwh=grid_import,
                     grid_export_mwh=grid_export, bess_charge_mwh=charge,
                     bess_discharge_mwh=discharge, it_mwh=it_mwh, cooling_mwh=cooling_mwh,

@@ -73,6 +73,22 @@ def test_bus_with_surplus_charges_exports_then_curtails_in_proportion():
     assert supply == pytest.approx(row.facility_mwh + row.bess_charge_mwh + row.grid_export_mwh)
 
 
+def test_a_discharge_the_bus_cannot_take_is_cut_and_renewables_stay_non_negative():
+    # 1 MWh of PV, 2 MWh of load, 1 MWh of export allowed, 5 MWh asked from the battery: even
+    # with the PV curtailed the bus takes only 2 + 1 MWh, so the battery delivers 3 MWh
+    limits = site.BusLimits(1.0, 0.0, 1.0, 5.0, 3.0, 1.0)
+    row = site.settle_bus(limits, 2.0, 0.0, 0.0, 0.0, 5.0)
+    assert row.bess_discharge_mwh == pytest.approx(3.0) and row.grid_export_mwh == 1.0
+    assert (row.curtailed_mwh, row.pv_mwh, row.wind_mwh) == pytest.approx((1.0, 0.0, 0.0))
+    supply = row.pv_mwh + row.wind_mwh + row.grid_import_mwh + row.bess_discharge_mwh
+    assert supply == pytest.approx(row.facility_mwh + row.bess_charge_mwh + row.grid_export_mwh)
+    # where curtailing renewables makes room, the discharge stands (the setpoint is the
+    # strategy's; before this rule such a slice metered negative PV or wind)
+    row = site.settle_bus(site.BusLimits(6.0, 2.0, 1.0, 1.0, 3.0, 1.0), 2.0, 0.0, 0.0, 0.0, 1.0)
+    assert row.bess_discharge_mwh == 1.0 and row.curtailed_mwh == pytest.approx(6.0)
+    assert (row.pv_mwh, row.wind_mwh) == pytest.approx((1.5, 0.5))
+
+
 def test_bus_at_the_import_limit_cuts_grid_charging_first_and_then_refuses():
     dark = site.BusLimits(0.0, 0.0, 1.0, 1.0, 3.0, 0.0)
     # 2.5 MWh of load + 1 MWh of charging: 3.5 needed, 3 allowed: charging is cut to 0.5
