@@ -127,7 +127,6 @@ def gti_summary(scores: list[SiteScore], params: list[AccountingParams],
     names = [s.site for s in scores]
     grans = [granularity] * len(scores) if isinstance(granularity, str) else list(granularity)
     storage = {n: storage_block(p) for n, p in zip(names, params, strict=True)}
-    shared = {k: ({v[k] for v in storage.values()}) for k in STORAGE_KEYS}
     alpha = _shared_or_per_site({n: p.alpha for n, p in zip(names, params, strict=True)})
     accounting = {
         "alpha": alpha,
@@ -135,8 +134,7 @@ def gti_summary(scores: list[SiteScore], params: list[AccountingParams],
         "allocation": p0.allocation,
         "storage_rule": p0.storage.rule,
         "export_attributes": "retained" if p0.export_retained else "sold",
-        **{k: (next(iter(vals)) if len(vals) == 1 else {n: v[k] for n, v in storage.items()})
-           for k, vals in shared.items()},
+        **{k: _shared_or_per_site({n: v[k] for n, v in storage.items()}) for k in STORAGE_KEYS},
         "rating_thresholds": list(th),
     }
     run = fleet_run(scores)

@@ -8,6 +8,7 @@ nothing ahead the first and the last.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -177,7 +178,7 @@ class Strategy(Protocol):
         """What the strategy did besides its setpoints, for ``summary.json`` (may be empty)."""
 
 
-class RuleStrategy:
+class RuleStrategy(ABC):
     """A strategy that needs no preparation and has nothing to report: subclasses give
     ``name`` and ``decide``."""
 
@@ -189,8 +190,9 @@ class RuleStrategy:
     def prepare(self, inp: SiteInputs) -> None:
         return None
 
+    @abstractmethod
     def decide(self, obs: Observation) -> Setpoints:
-        raise NotImplementedError
+        """Setpoints for the slice ``obs`` describes."""
 
     def report(self) -> dict:
         return {}

@@ -30,8 +30,11 @@ from twin.optimize.model import (
     GTI_EXPORT_COST,
     SECONDARY_WEIGHT,
     build_model,
+    soc_end_target_mwh,
+    soc_floor_mwh,
     soc_lower_bound,
     terminal_value,
+    training_run_bounds,
 )
 from twin.optimize.plan import Plan, optimize_horizon, plan_values
 
@@ -115,19 +118,20 @@ class MPC:
         self.green_share = o.accounting.storage.initial_green_fraction  # the store's, estimated
         self.last_soc_mwh = inp.initial_soc_mwh
         t0 = time.perf_counter()
-        d = self._window(0, inp.initial_soc_mwh, (), {}, placeholder=True)
+        d = self._window(0, inp.initial_soc_mwh, (), {}, model_shape=True)
         self.h = build_model(d, o.objective, o.gti_target)
         self.lp = CompiledLP(self.h.model)
         self.build_s = time.perf_counter() - t0
         self.rows = _WindowRows(self.lp, self.h, d, self.nw)
         self.window_training = _WindowTraining(self.lp, self.h, d, self.nw)
-        self.jobs = [tj.job_id for tj in d.training]
         self.plan_start, self.plan = 0, None
         self.shift = self.lp.shift_map(self.step, self.nw)
 
     def _window(self, k: int, initial_soc_mwh: float, queue, training_state,
-                placeholder: bool = False) -> HorizonData:
-        """Window data from slice ``k``, padded to ``nw`` slices past the end of the run."""
+                model_shape: bool = False) -> HorizonData:
+        """Window data from slice ``k``, padded to ``nw`` slices past the end of the run.
+        ``model_shape``: the data the window model is built from, with every coefficient that
+        a window rewrites non-zero, so that each matrix entry exists."""
         inp, nw = self.fc, self.nw
         end_of_run = k + nw >= inp.n
         d = horizon_data(inp, self.options.accounting.alpha, start=k, n=nw,
@@ -138,7 +142,7 @@ class MPC:
                          every_job=True, paced_training=True, jobs=self.jobs_table)
         if d.n < nw:
             d = d.padded(nw)
-        if placeholder:  # non-zero coefficients, so that every matrix entry exists
+        if model_shape:
             d = dataclasses.replace(d, grid_share=np.ones(nw),
                                     discharge_green_fraction=np.ones(nw),
                                     nonit_per_it=np.maximum(d.nonit_per_it, 0.01))
@@ -241,6 +245,7 @@ class _WindowRows:
             (q.may_wait_gpu_s, lambda d: d.not_due_gpu_s))]
         self.it = lp.col_array(h.balance.it_mwh, t)
         self.dis = lp.col_array(h.storage.discharge_mwh, t)
+        self.soc = lp.col_array(h.storage.soc_mwh, t)
         self.balance = lp.row_array(h.balance.balance, t)
         self.sign_load = lp.orientation(self.balance, self.it, 1.0 + d.nonit_per_it)
         g = h.green
@@ -269,14 +274,11 @@ class _WindowRows:
         fixed = [(h.deferrable.backlog_init_gpu_s, d.backlog_init_gpu_s)]
         st, b = h.storage, d.battery
         if b is not None:
-            end = (b.min_soc_mwh if d.soc_end_min_mwh is None
-                   else min(d.soc_end_min_mwh, b.max_soc_mwh))
-            keep = 1.0 - b.self_discharge_per_slice
-            fixed += [(st.soc_init_mwh, d.initial_soc_mwh), (st.soc_end_min_mwh, end),
-                      (st.soc_floor_mwh, min(b.min_soc_mwh, d.initial_soc_mwh * keep))]
+            fixed += [(st.soc_init_mwh, d.initial_soc_mwh),
+                      (st.soc_end_min_mwh, soc_end_target_mwh(d)),
+                      (st.soc_floor_mwh, soc_floor_mwh(d))]
             lp.set_costs([lp.col(st.end_short_mwh)], terminal_value(d, objective))
-            lp.set_col_bounds(lp.col_array(st.soc_mwh, range(nw)), soc_lower_bound(d),
-                              b.max_soc_mwh)
+            lp.set_col_bounds(self.soc, soc_lower_bound(d), b.max_soc_mwh)
         for var, value in fixed:
             lp.set_col_bounds([lp.col(var)], value, value)
         lp.set_coeffs(self.balance, self.it, self.sign_load * (1.0 + d.nonit_per_it))
@@ -323,10 +325,7 @@ class _WindowTraining:
         t = np.arange(nw)
         for j, (tj, (run, pause, row, run_sign, pause_sign)) in enumerate(
                 zip(d.training, self.jobs, strict=True)):
-            lo = np.where((t >= tj.release_slice) & (t < tj.deadline_slice) & (not tj.pausable),
-                          1.0, 0.0)
-            hi = np.where((t >= tj.release_slice) & (t < d.real_n), 1.0, 0.0)
-            lp.set_col_bounds(run, lo, hi)
+            lp.set_col_bounds(run, *training_run_bounds(tj, nw, d.real_n))
             due = t < tj.deadline_slice
             lp.set_coeffs(row, run, run_sign * tj.tokens_per_slice * due)
             if pause_sign is not None:

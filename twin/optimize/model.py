@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from twin.optimize.data import HorizonData
+from twin.optimize.data import HorizonData, TrainingData
 from twin.optimize.handles import (
     BalanceHandle,
     DeferrableHandle,
@@ -135,6 +135,32 @@ def soc_lower_bound(d: HorizonData) -> float:
     return min(b.min_soc_mwh, d.initial_soc_mwh * (1.0 - b.self_discharge_per_slice) ** d.n)
 
 
+def soc_floor_mwh(d: HorizonData) -> float:
+    """The lowest content a discharge may leave: the window's minimum, or lower where a store
+    that self-discharged below it starts (its floor is where it is) [MWh]."""
+    b = d.battery
+    return min(b.min_soc_mwh, d.initial_soc_mwh * (1.0 - b.self_discharge_per_slice))
+
+
+def soc_end_target_mwh(d: HorizonData) -> float:
+    """The content the horizon should end with: ``soc_end_min_mwh`` within the window, or the
+    window's minimum [MWh]."""
+    b = d.battery
+    return b.min_soc_mwh if d.soc_end_min_mwh is None else min(d.soc_end_min_mwh, b.max_soc_mwh)
+
+
+def training_run_bounds(tj: TrainingData, n: int, real_n: int | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of a training job's running share in each of ``n`` slices [fraction]: none
+    before its release or past the run's end (``real_n``); a job that may not pause runs
+    whole slices until its deadline."""
+    t = np.arange(n)
+    released = t >= tj.release_slice
+    lo = np.where(released & (t < tj.deadline_slice) & (not tj.pausable), 1.0, 0.0)
+    hi = np.where(released & (t < (n if real_n is None else real_n)), 1.0, 0.0)
+    return lo, hi
+
+
 def _add_content(m: pyo.ConcreteModel, d: HorizonData, soc_init, floor, ceiling
                  ) -> pyo.Constraint:
     """``soc_t = soc_{t-1} (1 - sd) + eta_c C_t - D_t / eta_d``, and each slice's charge and
@@ -175,17 +201,14 @@ def add_storage_constraints(m: pyo.ConcreteModel, d: HorizonData,
     p = b.power_mw * d.dt_h if b else 0.0
     m.charge_mwh = pyo.Var(m.T, bounds=(0.0, p))
     m.discharge_mwh = pyo.Var(m.T, bounds=(0.0, p))
-    lo, hi = (b.min_soc_mwh, b.max_soc_mwh) if b else (0.0, 0.0)
+    hi = b.max_soc_mwh if b else 0.0
     m.soc_mwh = pyo.Var(m.T, bounds=(soc_lower_bound(d), hi))
     if b is None:
         return StorageHandle(m.charge_mwh, m.discharge_mwh, m.soc_mwh)
-    keep = 1.0 - b.self_discharge_per_slice
     soc_init = fixed_var(m, "soc_init_mwh", d.initial_soc_mwh)
-    # a store that self-discharged below its floor has the floor where it is
-    floor = fixed_var(m, "soc_floor_mwh", min(lo, d.initial_soc_mwh * keep))
+    floor = fixed_var(m, "soc_floor_mwh", soc_floor_mwh(d))
     content = _add_content(m, d, soc_init, floor, hi)
-    end = lo if d.soc_end_min_mwh is None else min(d.soc_end_min_mwh, hi)
-    end_min = fixed_var(m, "soc_end_min_mwh", end)
+    end_min = fixed_var(m, "soc_end_min_mwh", soc_end_target_mwh(d))
     m.end_short_mwh = pyo.Var(bounds=(0.0, None))  # priced by the objective's terminal value
     m.storage_end = pyo.Constraint(expr=m.soc_mwh[d.n - 1] + m.end_short_mwh >= end_min)
     return StorageHandle(m.charge_mwh, m.discharge_mwh, m.soc_mwh, soc_init, content, floor,
@@ -243,13 +266,9 @@ def add_training_constraints(m: pyo.ConcreteModel, d: HorizonData,
     jobs = list(range(len(d.training)))
     m.J = pyo.Set(initialize=jobs, ordered=True)
 
-    def run_bounds(m, j, t):
-        tj = d.training[j]
-        if t < tj.release_slice:
-            return (0.0, 0.0)
-        return (0.0, 1.0) if tj.pausable else (1.0 if t < tj.deadline_slice else 0.0, 1.0)
-
-    m.run_fraction = pyo.Var(m.J, m.T, bounds=run_bounds)
+    bounds = [training_run_bounds(tj, d.n, d.real_n) for tj in d.training]
+    m.run_fraction = pyo.Var(m.J, m.T, bounds=lambda m, j, t: (float(bounds[j][0][t]),
+                                                               float(bounds[j][1][t])))
     m.pause_fraction = pyo.Var(m.J, m.T, bounds=(0.0, 1.0))
     m.train_short_tokens = pyo.Var(m.J, bounds=(0.0, None))  # slack: tokens missing
     m.running_before_fraction = pyo.Var(

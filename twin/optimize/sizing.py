@@ -282,8 +282,8 @@ class Plant:
     def of(cls, res: SizingResult) -> Plant:
         return cls(res.pv_mw, res.wind_mw, res.bess_mw, res.bess_mwh)
 
-    def items(self) -> tuple:
-        """The four capacities in field order (not copied: they may be model variables)."""
+    def values(self) -> tuple[float, float, float, float]:
+        """The four capacities in field order."""
         return (self.pv_mw, self.wind_mw, self.bess_mw, self.bess_mwh)
 
 
@@ -303,10 +303,11 @@ class Sizer:
                                      periods=periods, **storage)
         h = self.sm.dispatch
         self.lp = CompiledLP(self.sm.model, scaling=self.sm.scaling())
-        self.capacity_vars = Plant(h.supply.pv_capacity_mw, h.supply.wind_capacity_mw,
-                                   h.storage.power_mw, h.storage.energy_mwh)
+        # the capacity variables in Plant's field order
+        self.capacity_vars = (h.supply.pv_capacity_mw, h.supply.wind_capacity_mw,
+                              h.storage.power_mw, h.storage.energy_mwh)
         if fixed is not None:
-            for var, value in zip(self.capacity_vars.items(), fixed.items(), strict=True):
+            for var, value in zip(self.capacity_vars, fixed.values(), strict=True):
                 self.lp.set_col_bounds([self.lp.col(var)], value, value)
         self.build_s = time.perf_counter() - t0
         self.row = self.lp.row(h.target.row)
@@ -320,7 +321,7 @@ class Sizer:
 
     def _capacities(self, x: np.ndarray) -> Plant:
         return Plant(*(max(float(x[self.lp.col(v)]), 0.0) + 0.0
-                       for v in self.capacity_vars.items()))
+                       for v in self.capacity_vars))
 
     def solve(self, target: float) -> SizingResult:
         lp, d, w, h = self.lp, self.d, self.w, self.sm.dispatch
