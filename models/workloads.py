@@ -134,7 +134,9 @@ class TrainingJob:
     restart_s : float
         Time to reload a checkpoint when resuming after a pause [s].
     pausable : bool
-        Whether a dispatch strategy may pause it.
+        Whether a dispatch strategy may pause it (and a fleet strategy migrate it).
+    checkpoint_gb : float
+        Size of the checkpoint a migration moves [GB].
     """
 
     job_id: str
@@ -148,6 +150,7 @@ class TrainingJob:
     checkpoint_s: float
     restart_s: float
     pausable: bool = True
+    checkpoint_gb: float = 0.0
 
 
 TRACE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")

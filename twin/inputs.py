@@ -8,10 +8,17 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from models import datacenter, grid, pv, tokens, weather, wind, workloads
+from models import datacenter, grid, pv, tokens, transfer, weather, wind, workloads
 from models import site as physics
 from models.battery import BatteryParams, battery_params
-from twin.scenario import PVConfig, Scenario, ScenarioError, SiteConfig, WindConfig
+from twin.scenario import (
+    InteractiveConfig,
+    PVConfig,
+    Scenario,
+    ScenarioError,
+    SiteConfig,
+    WindConfig,
+)
 
 #: Reference plants that stand for the regional solar and wind fleets in the grid-share model.
 REFERENCE_PV = PVConfig(dc_mw=1.0)
@@ -51,6 +58,7 @@ class SiteInputs:
     initial_soc_mwh: float
     initial_green_fraction: float
     training_jobs: tuple[workloads.TrainingJob, ...] = ()
+    pool_gpus: int | None = None  # GPUs training may hold (None: beside interactive's peak)
 
     @property
     def n(self) -> int:
@@ -81,7 +89,10 @@ class SiteInputs:
 
     @cached_property
     def training_pool_gpus(self) -> int:
-        """GPUs left for training beside interactive inference's busiest slice."""
+        """GPUs training may hold: ``pool_gpus``, or those left beside interactive inference's
+        busiest slice."""
+        if self.pool_gpus is not None:
+            return self.pool_gpus
         return physics.training_pool_gpus(self.interactive_busy_gpu_s, self.slice_s, self.gpus)
 
 
@@ -136,6 +147,8 @@ def _training_jobs(site: SiteConfig, gpu: datacenter.GPUType, sm: int, n: int,
             checkpoint_s=cfg.checkpoint_minutes * 60.0,
             restart_s=cfg.restart_minutes * 60.0,
             pausable=cfg.pausable,
+            checkpoint_gb=(cfg.checkpoint_gb if cfg.checkpoint_gb is not None
+                           else transfer.checkpoint_gb(arch.total_params)),
         ))
     return jobs
 
@@ -164,10 +177,11 @@ def _grid_signals(scn: Scenario, site: SiteConfig, frame: pd.DataFrame, w, wind_
     return share, price, carbon
 
 
-def _interactive_tokens(scn: Scenario, site: SiteConfig, index: pd.DatetimeIndex,
-                        utc_offset_h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Prompt and generated tokens per slice: the synthetic stream or a replayed trace."""
-    icfg, sm = site.workload.interactive, scn.slice_minutes
+def interactive_tokens(scn: Scenario, icfg: InteractiveConfig, index: pd.DatetimeIndex,
+                       utc_offset_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Prompt and generated tokens per slice of an interactive stream (a site's or a fleet
+    region's): the synthetic stream or a replayed trace."""
+    sm = scn.slice_minutes
     if icfg.trace_file is None:
         out = workloads.interactive_output_tokens(index, icfg, utc_offset_h, sm)
         return np.round(out * icfg.input_tokens_per_output_token), out
@@ -180,8 +194,14 @@ def _interactive_tokens(scn: Scenario, site: SiteConfig, index: pd.DatetimeIndex
                                   icfg.trace_scale, icfg.trace_loop, start)
 
 
-def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
-    """Compute site ``k``'s weather, supply, grid signals and workload for the horizon."""
+def build_site_inputs(scn: Scenario, k: int, routed_busy_gpu_s: np.ndarray | None = None
+                      ) -> SiteInputs:
+    """Compute site ``k``'s weather, supply, grid signals and workload for the horizon.
+
+    ``routed_busy_gpu_s``: GPU-seconds per slice of fleet regions' requests that the site serves
+    when each region goes to its nearest site; the training pool is left beside the peak of its
+    own and those requests together (unless ``datacenter.training_pool_gpus`` sets it).
+    """
     site: SiteConfig = scn.sites[k]
     sm = scn.slice_minutes
     wcfg = site.weather
@@ -192,7 +212,14 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         raise ScenarioError(f"sites[{k}].{err}") from None
     frame = w.frame
     if scn.horizon_days is not None:
-        frame = frame.iloc[: scn.horizon_days * 1440 // sm]
+        per_day = 1440 // sm
+        first = scn.horizon_start_day * per_day
+        if first + scn.horizon_days * per_day > len(frame):
+            raise ScenarioError(
+                f"horizon_start_day = {scn.horizon_start_day}: with horizon_days = "
+                f"{scn.horizon_days} the horizon ends after site {site.name!r}'s weather year "
+                f"({len(frame) // per_day} days)")
+        frame = frame.iloc[first: first + scn.horizon_days * per_day]
     index = frame.index
     heights = (wcfg.wind_speed_height_m, wcfg.temperature_height_m, wcfg.roughness_length_m)
 
@@ -209,13 +236,13 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         wl = site.workload
         inter_e = _token_energy(site, wl.interactive.model, "interactive")
         batch_e = _token_energy(site, wl.batch.model, "batch") if wl.batch else None
-        tin, out = _interactive_tokens(scn, site, index, w.utc_offset_h)
+        tin, out = interactive_tokens(scn, wl.interactive, index, w.utc_offset_h)
     except (FileNotFoundError, ValueError) as err:
         raise ScenarioError(f"sites[{k}].{err}") from None
     gpus = dc.nodes * dc.gpus_per_node
     busy = physics.busy_gpu_s(tokens.gpu_energy_j(tin, out, inter_e), gpu)
     _check_interactive_fits(k, busy, gpus * sm * 60.0, index)
-    pool = physics.training_pool_gpus(busy, sm * 60.0, gpus)
+    pool = _pool_gpus(k, dc, busy, routed_busy_gpu_s, sm * 60.0, gpus)
     try:
         training = _training_jobs(site, gpu, sm, len(index), pool)
     except ValueError as err:
@@ -256,4 +283,21 @@ def build_site_inputs(scn: Scenario, k: int) -> SiteInputs:
         initial_soc_mwh=bcfg.initial_soc_fraction * bcfg.energy_mwh if bcfg else 0.0,
         initial_green_fraction=bcfg.initial_green_fraction if bcfg else 0.0,
         training_jobs=tuple(training),
+        pool_gpus=pool,
     )
+
+
+def _pool_gpus(k: int, dc, busy_gpu_s: np.ndarray, routed_busy_gpu_s: np.ndarray | None,
+               slice_s: float, gpus: int) -> int:
+    """The GPUs training may hold: ``datacenter.training_pool_gpus``, or those left beside the
+    interactive peak (the site's own requests and those routed to it); a pool that leaves the
+    site's own requests too few GPUs is refused."""
+    if dc.training_pool_gpus is None:
+        total = busy_gpu_s if routed_busy_gpu_s is None else busy_gpu_s + routed_busy_gpu_s
+        return physics.training_pool_gpus(total, slice_s, gpus)
+    beside_own = physics.training_pool_gpus(busy_gpu_s, slice_s, gpus)
+    if dc.training_pool_gpus > beside_own:
+        raise ScenarioError(f"sites[{k}].datacenter.training_pool_gpus = "
+                            f"{dc.training_pool_gpus}: leaves the site's own interactive peak "
+                            f"too few GPUs (at most {beside_own} of {gpus})")
+    return dc.training_pool_gpus

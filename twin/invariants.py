@@ -6,7 +6,8 @@
 - green conservation through storage: green discharged <= initial green + eta_c * eta_d * green
   charged (spec section 4), and both pools within [0, capacity];
 - tokens x energy per token = the tasks' IT energy (training adds its checkpoint and reload time
-  at idle power), and tasks' IT energy <= metered IT energy.
+  at idle power and, where it migrated, the energy of moving its checkpoint), and tasks' IT
+  energy <= metered IT energy.
 """
 
 from __future__ import annotations
@@ -97,14 +98,15 @@ def check_token_energy(run: SiteRun, inp: SiteInputs) -> None:
         checks.append((kind == "batch", inp.batch_energy.model,
                        lambda sub: gpu_energy_j(sub["tokens_in"].sum(), sub["tokens_out"].sum(),
                                                 inp.batch_energy)))
-    for tj in inp.training_jobs:
-        checks.append((te["task_id"].to_numpy() == tj.job_id, tj.job_id,
-                       lambda sub, tj=tj: sub["tokens_in"].sum() * tj.j_per_token
-                       + records.at[tj.job_id, "overhead_gpu_s"] * inp.gpu.idle_w
-                       if tj.job_id in records.index else 0.0))
+    moved = {}
+    for job_id, spent in run.training.items():  # every job that ran here, from here or not
+        checks.append((te["task_id"].to_numpy() == job_id, job_id,
+                       lambda sub, spent=spent: sub["tokens_in"].sum() * spent.job.j_per_token
+                       + spent.overhead_gpu_s * inp.gpu.idle_w))
+        moved[job_id] = spent.transfer_mwh  # its checkpoint moving in or out, IT energy here
     for mask, name, gpu_j in checks:
         sub = te[mask]
-        expected = float(host_energy_mwh(gpu_j(sub), inp.gpu))
+        expected = float(host_energy_mwh(gpu_j(sub), inp.gpu)) + moved.get(name, 0.0)
         got = float(sub["it_mwh"].sum())
         if abs(expected - got) > ENERGY_ATOL_MWH + 1e-9 * abs(expected):
             raise InvariantError(f"{run.site}: tokens x energy per token = {expected:.6f} MWh but "

@@ -13,7 +13,16 @@ from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from twin import __version__
 from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
 from twin.dispatch import REGISTRY, StrategyOptions, make_strategy
-from twin.engine import SiteRun, simulate_sites
+from twin.engine import SiteRun, simulate_fleet, simulate_sites
+from twin.fleet import (
+    check_routing,
+    fleet_inputs,
+    fleet_strategy,
+    fleet_summary,
+    nearest_routing,
+    routing_frame,
+    served_inputs,
+)
 from twin.inputs import SiteInputs, build_site_inputs
 from twin.invariants import check_all
 from twin.optimize.data import horizon_data
@@ -34,6 +43,7 @@ class RunResult:
     signals: pd.DataFrame  # per-slice inputs: available supply, prices, grid share and carbon
     network: pd.DataFrame | None  # per-slice power-flow results and flags, when modelled
     summary: dict
+    routing: pd.DataFrame | None = None  # a fleet's requests per region, site and slice
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the run folder but the meters, by file stem."""
@@ -43,6 +53,8 @@ class RunResult:
                "inputs": self.signals}
         if self.network is not None:
             out["network"] = self.network
+        if self.routing is not None:
+            out["routing"] = self.routing
         return out
 
 
@@ -108,11 +120,25 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         raise ScenarioError(f"gti_target = {gti_target}: must lie in (0, 1]")
     t0 = time.perf_counter()
     inputs = [build_site_inputs(scn, k) for k in range(len(scn.sites))]
+    if scn.fleet is not None:
+        inputs, regions, links = fleet_inputs(scn, inputs)
     params = [accounting_params(scn, inp) for inp in inputs]
     t1 = time.perf_counter()
     strategies = [make_strategy(name, strategy_options(scn, p, objective, gti_target))
                   for p in params]
-    runs = simulate_sites(list(zip(inputs, strategies, strict=True)))
+    fleet_block, routing = None, None
+    if scn.fleet is None:
+        runs = simulate_sites(list(zip(inputs, strategies, strict=True)))
+    else:
+        fleet_rule = fleet_strategy(scn, name)
+        planned = (served_inputs(inputs, nearest_routing(inputs, regions))
+                   if fleet_rule.routes_ahead else None)
+        runs, fleet = simulate_fleet(list(zip(inputs, strategies, strict=True)), regions, links,
+                                     fleet_rule, planned)
+        routing = routing_frame(fleet.routing, inputs[0].index)
+        check_routing(routing, regions, inputs[0].index)
+        inputs = served_inputs(inputs, routing)
+        fleet_block = fleet_summary(fleet, routing, regions, fleet_rule)
     t2 = time.perf_counter()
     connections = {}
     for k, (run, site) in enumerate(zip(runs, scn.sites, strict=True)):
@@ -136,6 +162,8 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
                "score_s": t3 - t_net}
     summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
     summary["objective"] = strategies[0].options.objective
+    if fleet_block is not None:
+        summary["fleet"] = fleet_block
     for inp, strat in zip(inputs, strategies, strict=True):
         report = strat.report()
         if report:  # rules that plan nothing report nothing
@@ -144,7 +172,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         summary["sites"][site_name]["connection"] = connection_summary(table, scn.slice_minutes)
     network = pd.concat(connections.values(), ignore_index=True) if connections else None
     return RunResult(scn, name, inputs, runs, scores, params, meters, task_energy, tasks, signals,
-                     network, summary)
+                     network, summary, routing)
 
 
 def inputs_frame(inputs: list[SiteInputs], alphas: list[float]) -> pd.DataFrame:

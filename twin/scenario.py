@@ -16,7 +16,14 @@ from pydantic import Field, ValidationError, model_validator
 from gti_core.sources import ALPHA_BANDS
 from models.weather import PRESETS
 from twin.accounting_schema import AccountingConfig, SiteAccountingConfig
-from twin.schema import ScenarioError, _Schema
+from twin.fleet_schema import FleetConfig, check_fleet
+from twin.schema import ScenarioError, _Schema, check_unique
+from twin.workload_schema import (  # noqa: F401  (re-exported: the scenario's names)
+    BatchConfig,
+    InteractiveConfig,
+    TrainingJobConfig,
+    WorkloadConfig,
+)
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -185,97 +192,15 @@ class DatacenterConfig(_Schema):
                           "UPS at 97% and PDUs; metered in aux_mwh)")
     aux_fraction: NonNegative = Field(
         0.02, description="lighting, offices, security and other auxiliary loads per IT energy")
+    training_pool_gpus: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="GPUs training jobs may hold (default: all GPUs left beside the "
+                          "interactive peak; a fleet site that serves regions sets it so that "
+                          "routed requests find room)")
 
     @property
     def non_cooling_overhead_fraction(self) -> float:
         """Everything metered in ``aux_mwh`` per IT energy (before connection losses)."""
         return self.ups_distribution_loss_fraction + self.aux_fraction
-
-
-class InteractiveConfig(_Schema):
-    """Interactive inference: a synthetic token stream with daily and weekly pattern and seeded
-    noise, or a replayed request trace (``trace_file``, the Azure LLM inference trace format)."""
-
-    model: str = Field("llama-3.1-70b", description="model from models.tokens.MODEL_CATALOGUE")
-    peak_output_tokens_per_s: Positive | None = Field(
-        None, description="synthetic: fleet-wide output tokens at peak")
-    input_tokens_per_output_token: NonNegative = Field(
-        5.47, description="synthetic: prompt tokens per generated token"
-    )
-    night_to_peak_ratio: Fraction = Field(0.45, description="rate at the daily low / at peak")
-    peak_local_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = 14.0
-    weekend_factor: Annotated[float, Field(gt=0.0, le=1.5)] = 0.8
-    noise_sigma: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
-        0.05, description="standard deviation of the log-normal noise per slice"
-    )
-    seed: int = 20231116
-    trace_file: str | None = Field(
-        None, description="trace: CSV with TIMESTAMP, ContextTokens, GeneratedTokens")
-    trace_scale: Annotated[int, Field(ge=1)] = Field(
-        1, description="trace: each request is replayed this many times at once")
-    trace_loop: bool = Field(False, description="trace: repeat it back to back over the horizon")
-    trace_start: str | None = Field(
-        None, description="trace: UTC time its first request is moved to (default: as recorded)")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> InteractiveConfig:
-        if (self.peak_output_tokens_per_s is None) == (self.trace_file is None):
-            raise ValueError("give either peak_output_tokens_per_s (synthetic stream) or "
-                             "trace_file (replayed trace), not both or neither")
-        return self
-
-
-class BatchConfig(_Schema):
-    """Deferrable batch inference: one job released per day with a deadline."""
-
-    model: str = Field("llama-3.1-70b", description="model from models.tokens.MODEL_CATALOGUE")
-    share_of_interactive: NonNegative = Field(
-        0.25, description="batch output tokens per day / interactive output tokens that day"
-    )
-    input_tokens_per_output_token: NonNegative = 4.0
-    release_local_hour: Annotated[int, Field(ge=0, lt=24)] = 0
-    deadline_h: Positive = Field(24.0, description="hours from release to deadline [h]")
-
-
-class TrainingJobConfig(_Schema):
-    """A training run: ``6 N`` FLOP per token at ``mfu`` on ``gpus`` GPUs held while it runs.
-
-    It may be paused by the dispatch strategy (``pausable``): it then writes a checkpoint, frees
-    its GPUs and, on resume, queues for GPUs and reloads the checkpoint.
-    """
-
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
-    model: str = Field(description="model from models.tokens.MODELS (its active parameters)")
-    gpus: Annotated[int, Field(gt=0)] = Field(description="GPUs the job holds while running")
-    tokens: Positive = Field(description="training tokens to process")
-    mfu: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
-        0.40, description="model-FLOP utilisation of the run")
-    release_h: NonNegative = Field(0.0, description="hours after the horizon start it may run [h]")
-    deadline_h: Positive | None = Field(
-        None, description="hours from release to its deadline (clipped to the horizon) [h]")
-    checkpoint_interval_h: Positive = Field(
-        1.0, description="compute time between periodic checkpoints [h]")
-    checkpoint_minutes: NonNegative = Field(
-        5.0, description="time to write a checkpoint, GPUs held at idle power [min]")
-    restart_minutes: NonNegative = Field(
-        10.0, description="time to reload a checkpoint after a pause [min]")
-    pausable: bool = True
-
-
-class WorkloadConfig(_Schema):
-    interactive: InteractiveConfig
-    batch: BatchConfig | None = None
-    training: list[TrainingJobConfig] = Field(default_factory=list)
-    token_energy_method: Literal["roofline", "ecologits"] = Field(
-        "roofline", description="estimator of inference energy per token (models.tokens)")
-
-    @model_validator(mode="after")
-    def _unique_jobs(self) -> WorkloadConfig:
-        names = [t.name for t in self.training]
-        dup = sorted({t for t in names if names.count(t) > 1})
-        if dup:
-            raise ValueError(f"training: job names must be unique, {dup[0]!r} appears twice")
-        return self
 
 
 class TariffConfig(_Schema):
@@ -416,21 +341,22 @@ class Scenario(_Schema):
     description: str = ""
     slice_minutes: Literal[15, 30, 60] = 15
     horizon_days: Annotated[int, Field(gt=0, le=366)] | None = Field(
-        None, description="simulate only the first N days of the weather year"
+        None, description="simulate only N days of the weather year (from horizon_start_day)"
     )
+    horizon_start_day: Annotated[int, Field(ge=0, le=365)] = Field(
+        0, description="days into the weather year the horizon starts (with horizon_days)")
     strategy: str = Field("greedy", description="no_control, greedy, threshold, mpc or oracle")
     optimizer: OptimizerConfig = OptimizerConfig()
     sizing: SizingConfig = SizingConfig()
     accounting: AccountingConfig = AccountingConfig()
     sites: Annotated[list[SiteConfig], Field(min_length=1)]
+    fleet: FleetConfig | None = Field(
+        None, description="user regions, links between regions and sites, and migrations")
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the scenario file")
 
     @model_validator(mode="after")
     def _unique_sites(self) -> Scenario:
-        names = [s.name for s in self.sites]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"sites: names must be unique, {dup[0]!r} appears twice")
+        check_unique([s.name for s in self.sites], "sites")
         for k, site in enumerate(self.sites):
             if site.accounting is not None:
                 try:
@@ -438,6 +364,10 @@ class Scenario(_Schema):
                 except ValidationError as err:
                     msg = err.errors()[0]["msg"].removeprefix("Value error, ")
                     raise ValueError(f"sites[{k}].accounting.{msg}") from None
+        if self.fleet is not None:
+            check_fleet(self.fleet, self.sites)
+        if self.horizon_start_day and self.horizon_days is None:
+            raise ValueError(f"horizon_start_day = {self.horizon_start_day}: needs horizon_days")
         return self
 
     def site_accounting(self, k: int) -> AccountingConfig:

@@ -12,3 +12,11 @@ class ScenarioError(ValueError):
 
 class _Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_unique(names: list[str], field: str) -> None:
+    """Refuse a list of names with a repeat: ``<field>: names must be unique, 'x' appears
+    twice`` (raised as ValueError, which pydantic reports under the model's path)."""
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"{field}: names must be unique, {dup[0]!r} appears twice")

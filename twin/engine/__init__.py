@@ -9,7 +9,9 @@
   events a site leaves.
 
 :func:`simulate_sites` puts several sites in one ``simpy.Environment``; sites that share no
-process run exactly as they would alone.
+process run exactly as they would alone. :func:`simulate_fleet` adds
+:class:`twin.engine.fleet.Fleet`: a router between user regions and sites, and training jobs
+that migrate between sites.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Sequence
 import simpy
 
 from twin.dispatch.base import Strategy
+from twin.dispatch.fleet import FleetStrategy
+from twin.engine.fleet import Fleet, RegionDemand, SiteLink
 from twin.engine.records import SiteRun
 from twin.engine.site import SimulationError, Site
 from twin.inputs import SiteInputs
@@ -45,9 +49,32 @@ def simulate_sites(sites: Sequence[tuple[SiteInputs, Strategy]]) -> list[SiteRun
     return [c.result() for c in components]
 
 
+def simulate_fleet(sites: Sequence[tuple[SiteInputs, Strategy]], regions: list[RegionDemand],
+                   links: dict[frozenset, SiteLink], fleet_strategy: FleetStrategy,
+                   planned: Sequence[SiteInputs] | None = None) -> tuple[list[SiteRun], Fleet]:
+    """Run a fleet through the horizon: its sites in one SimPy environment, their demand posted
+    by the fleet's router (:class:`twin.engine.fleet.Fleet`). ``planned``: per site, the inputs
+    a strategy that plans ahead is shown (with the requests the router will send it).
+
+    Returns
+    -------
+    (list of SiteRun, Fleet)
+        Per site its record as in :func:`simulate_sites` (a migrated job's energy in each
+        site's task energy); and the fleet, with its routing rows and migrations.
+    """
+    env = simpy.Environment()
+    shown = planned if planned is not None else [None] * len(sites)
+    components = [Site(env, inp, strategy, own_workload=False, planned=plan)
+                  for (inp, strategy), plan in zip(sites, shown, strict=True)]
+    fleet = Fleet(env, components, regions, links, fleet_strategy)
+    env.run(until=simpy.AllOf(env, [c.meter_process for c in components]))
+    return [c.result() for c in components], fleet
+
+
 def simulate_site(inp: SiteInputs, strategy: Strategy) -> SiteRun:
     """Run one site through the horizon (:func:`simulate_sites` with one site)."""
     return simulate_sites([(inp, strategy)])[0]
 
 
-__all__ = ["SimulationError", "Site", "SiteRun", "simulate_site", "simulate_sites"]
+__all__ = ["Fleet", "RegionDemand", "SimulationError", "Site", "SiteLink", "SiteRun",
+           "simulate_fleet", "simulate_site", "simulate_sites"]

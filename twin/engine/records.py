@@ -7,9 +7,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.workloads import TrainingJob
 from twin.engine.batch import BatchRecord
 from twin.engine.training import TrainingRun
 from twin.inputs import SiteInputs
+
+
+@dataclass(frozen=True)
+class TrainingAtSite:
+    """What a training job spent at one site beyond its tokens: checkpoint and reload time
+    [GPU-s] and the energy of moving its checkpoint in or out [MWh]."""
+
+    job: TrainingJob
+    overhead_gpu_s: float
+    transfer_mwh: float
 
 
 @dataclass
@@ -23,6 +34,7 @@ class SiteRun:
     soc_mwh: np.ndarray  # battery content at the end of each slice
     events: list[tuple[str, float]] = field(default_factory=list)
     decide_s: float = 0.0  # wall time of the strategy's prepare and decide calls [s]
+    training: dict[str, TrainingAtSite] = field(default_factory=dict)  # jobs that ran here
 
 
 def task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:
@@ -33,15 +45,16 @@ def task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:
     return te.drop(columns="k")
 
 
-def task_records(inp: SiteInputs, inter_ids: dict[int, str], jobs: list[BatchRecord],
+def task_records(inp: SiteInputs, inter_ids: dict[str, int], jobs: list[BatchRecord],
                  trains: list[TrainingRun]) -> pd.DataFrame:
     """Per-task facts only the engine knows: kind, deadline, whether it was met, tokens late,
-    and GPU-seconds spent on checkpoints and reloads."""
+    and GPU-seconds spent on checkpoints and reloads (at every site, for a job that moved).
+    ``inter_ids``: each interactive task served here and its slice."""
     end = inp.index + pd.Timedelta(minutes=inp.slice_minutes)
     horizon_end = end[-1]
-    k = list(inter_ids)
+    k = list(inter_ids.values())
     rows = {
-        "task_id": list(inter_ids.values()),
+        "task_id": list(inter_ids),
         "site": [inp.name] * len(k),
         "kind": ["interactive"] * len(k),
         "deadline": [end[i] for i in k],
@@ -68,5 +81,5 @@ def task_records(inp: SiteInputs, inter_ids: dict[int, str], jobs: list[BatchRec
         done = ts.state == "done"
         add(ts.job.job_id, "training", ts.job.deadline_slice, done and not ts.late,
             ts.tokens_late + ts.remaining_tokens if ts.late or not done else 0.0,
-            ts.overhead_gpu_s)
+            sum(ts.overhead_gpu_s.values()))
     return pd.DataFrame(rows)

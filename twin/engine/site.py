@@ -25,10 +25,11 @@ import simpy
 from gti_core.meters import ENERGY_COLUMNS
 from models import site as physics
 from models.battery import battery_step, max_charge_mwh, max_discharge_mwh
-from models.workloads import BatchJob
+from models.tokens import gpu_energy_j
+from models.workloads import BatchJob, TrainingJob
 from twin.dispatch.base import Observation, Setpoints, Strategy, TrainingStatus
 from twin.engine.batch import BatchQueue
-from twin.engine.records import SiteRun, task_energy_frame, task_records
+from twin.engine.records import SiteRun, TrainingAtSite, task_energy_frame, task_records
 from twin.engine.training import TrainingRun
 from twin.inputs import SiteInputs
 
@@ -38,11 +39,38 @@ class SimulationError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class RoutedRequests:
+    """A fleet region's interactive requests of one slice served at this site."""
+
+    region: str
+    tokens_in: float
+    tokens_out: float
+
+
+@dataclass(frozen=True)
 class Demand:
-    """What the workload process posts at a slice start."""
+    """What the workload process (or a fleet's router) posts at a slice start."""
 
     k: int
     released: tuple[BatchJob, ...]
+    routed: tuple[RoutedRequests, ...] = ()
+
+
+@dataclass
+class Transfer:
+    """Data a task moves over a link: its energy at this site's end, spread over its time."""
+
+    task_id: str
+    start_s: float
+    end_s: float
+    energy_mwh: float
+
+    def energy_within_mwh(self, a: float, b: float) -> float:
+        """The share of its energy spent within ``[a, b)`` [MWh]."""
+        if self.end_s <= self.start_s:
+            return self.energy_mwh if a <= self.start_s < b else 0.0
+        overlap = max(min(self.end_s, b) - max(self.start_s, a), 0.0)
+        return self.energy_mwh * overlap / (self.end_s - self.start_s)
 
 
 class Site:
@@ -56,12 +84,19 @@ class Site:
         Its per-slice inputs and parameters.
     strategy : Strategy
         Asked for setpoints once per slice; prepared here.
+    own_workload : bool
+        Post its own demand every slice; False in a fleet, whose router posts it.
+    planned : SiteInputs, optional
+        What a strategy that plans ahead is shown (in a fleet: the inputs with the requests
+        the router will send); ``inp`` when omitted.
     """
 
-    def __init__(self, env: simpy.Environment, inp: SiteInputs, strategy: Strategy):
+    def __init__(self, env: simpy.Environment, inp: SiteInputs, strategy: Strategy,
+                 own_workload: bool = True, planned: SiteInputs | None = None):
         self.env, self.inp, self.strategy = env, inp, strategy
+        self.name = inp.name
         t_prep = time.perf_counter()
-        strategy.prepare(inp)  # strategies that plan ahead see the run's inputs first
+        strategy.prepare(planned or inp)  # strategies that plan ahead see the inputs first
         self.decide_s = time.perf_counter() - t_prep
         pool = inp.training_pool_gpus
         for tj in inp.training_jobs:
@@ -79,11 +114,15 @@ class Site:
             self.releases.setdefault(job.release_slice, []).append(job)
         self.batch = BatchQueue(inp.batch_energy, inp.gpu, inp.slice_s, self.log,
                                 self.task_rows)
-        self.trains = [TrainingRun(env, tj, self.gpus, inp.slice_s, self.log)
+        self.trains = [TrainingRun(env, tj, self.gpus, inp.slice_s, self.log, inp.name)
                        for tj in inp.training_jobs]
-        # one interactive task per slice that serves any (spec section 7: a stream in a slice)
+        self.transfers: list[Transfer] = []
+        self.transfer_mwh: dict[str, float] = {}
+        # one interactive task per slice and origin that serves any (spec section 7: a stream
+        # in a slice): the site's own users, and each fleet region routed here
         self.inter_ids = {int(k): f"{inp.name}-interactive-{k:06d}"
                           for k in np.flatnonzero(inp.interactive_gpu_energy_j > 0)}
+        self.routed: dict[int, list[tuple[str, float, float, float]]] = {}
         # the per-slice inputs as Python floats, computed once for the whole horizon
         dt_h = inp.dt_h
         self.pv_avail_mwh = (inp.pv_avail_mw * dt_h).tolist()
@@ -92,24 +131,48 @@ class Site:
         self.cooling_fraction = np.asarray(inp.cooling_fraction, dtype=float).tolist()
         self.busy_gpu_s = inp.interactive_busy_gpu_s.tolist()
         self.inter_j = inp.interactive_gpu_energy_j.tolist()
+        self.own_inter_j = list(self.inter_j)
         self.price = np.asarray(inp.price_usd_per_mwh, dtype=float).tolist()
         self.grid_share = np.asarray(inp.grid_share, dtype=float).tolist()
         self.max_import_mwh = inp.max_import_mw * dt_h
         self.max_export_mwh = inp.max_export_mw * dt_h
         # per-site constants of the EMS's view [MWh per GPU-s, MWh per slice of each job]
         self.it_mwh_per_batch_gpu_s = physics.batch_it_mwh_per_gpu_s(inp.gpu)
-        self.running_it_mwh = {tj.job_id: physics.training_it_mwh(tj.gpus, inp.slice_s, inp.gpu)
-                               for tj in inp.training_jobs}
+        self._running_it_mwh: dict[str, float] = {}
         self.soc_mwh = inp.initial_soc_mwh
         self.previous: physics.MeterRow | None = None
         self.meter_table = np.zeros((inp.n, len(ENERGY_COLUMNS)))
         self.soc_trace = np.zeros(inp.n)
-        env.process(self.workload())
+        if own_workload:
+            env.process(self.workload())
         env.process(self.ems())
         self.meter_process = env.process(self.meter())
 
     def log(self, name: str, t: float) -> None:
         self.events.append((name, t))
+
+    def running_it_mwh(self, job: TrainingJob) -> float:
+        """IT energy of a slice of ``job`` running here [MWh]."""
+        if job.job_id not in self._running_it_mwh:
+            self._running_it_mwh[job.job_id] = physics.training_it_mwh(
+                job.gpus, self.inp.slice_s, self.inp.gpu)
+        return self._running_it_mwh[job.job_id]
+
+    def here(self) -> list[TrainingRun]:
+        """The training jobs at this site now (not those on their way here)."""
+        return [ts for ts in self.trains if ts.site == self.name and not ts.moving]
+
+    def serve_routed(self, k: int, routed: tuple[RoutedRequests, ...]) -> None:
+        """Add fleet regions' requests of slice ``k`` to the site's interactive load."""
+        inp = self.inp
+        for r in routed:
+            j = float(gpu_energy_j(r.tokens_in, r.tokens_out, inp.interactive_energy))
+            if j <= 0.0:
+                continue
+            self.inter_j[k] += j
+            self.busy_gpu_s[k] += float(physics.busy_gpu_s(j, inp.gpu))
+            self.routed.setdefault(k, []).append(
+                (f"{r.region}@{inp.name}-interactive-{k:06d}", j, r.tokens_in, r.tokens_out))
 
     # --- processes -------------------------------------------------------------------------
     def workload(self):
@@ -122,9 +185,13 @@ class Site:
         for _ in range(self.inp.n):
             d = yield self.demand.get()
             k, t0 = d.k, env.now
+            if d.routed:
+                self.serve_routed(k, d.routed)
             self.batch.release(d.released, env.now)
             self.batch.mark_late(k, env.now)
             for ts in self.trains:
+                if ts.site != self.name:
+                    continue
                 if not ts.late and ts.state != "done" and ts.job.deadline_slice == k:
                     ts.late = True
                     self.log(f"{ts.job.job_id} deadline missed", env.now)
@@ -132,7 +199,7 @@ class Site:
             t_decide = time.perf_counter()
             sp = self.strategy.decide(obs)
             self.decide_s += time.perf_counter() - t_decide
-            for ts in self.trains:
+            for ts in self.here():
                 ts.order(ts.job.job_id in sp.pause_training)
             yield env.timeout(self.inp.slice_s)
             yield self.readings.put((k, self.settle(k, t0, env.now, obs, sp)))
@@ -146,7 +213,7 @@ class Site:
     # --- the EMS's view and the slice's settlement ------------------------------------------
     def training_status(self, k: int) -> tuple[TrainingStatus, ...]:
         inp, out = self.inp, []
-        for ts in self.trains:
+        for ts in self.here():
             if ts.state in ("waiting", "done"):
                 continue
             dl = ts.job.deadline_slice
@@ -155,7 +222,7 @@ class Site:
                 pausable=ts.job.pausable, remaining_s=ts.remaining_s,
                 slack_s=(dl - k) * inp.slice_s - ts.remaining_s
                 if dl is not None else float("inf"),
-                it_mwh_per_slice=self.running_it_mwh[ts.job.job_id]))
+                it_mwh_per_slice=self.running_it_mwh(ts.job)))
         return tuple(out)
 
     def observe(self, k: int) -> Observation:
@@ -194,10 +261,10 @@ class Site:
         """Training GPU-seconds held and GPU energy in ``[a, b)``; writes the task rows."""
         held_s = energy_j = 0.0
         for ts in self.trains:
-            if ts.state == "waiting" or (not ts.segments and ts.open_segment is None):
+            if ts.state == "waiting" or not ts.unsettled(self.name):
                 continue
-            c, o = ts.overlap_s(a, b)
-            ts.forget_before(b)
+            c, o = ts.overlap_s(a, b, self.name)
+            ts.forget_before(b, self.name)
             if c + o <= 0.0:
                 continue
             g = ts.job.gpus
@@ -205,7 +272,7 @@ class Site:
             e = physics.training_gpu_energy_j(c, o, g, self.inp.gpu)
             held_s += (c + o) * g
             energy_j += e
-            ts.overhead_gpu_s += o * g
+            ts.overhead_gpu_s[self.name] = ts.overhead_gpu_s.get(self.name, 0.0) + o * g
             if ts.start_slice is None:
                 ts.start_slice = k
             ts.end_slice = k
@@ -214,6 +281,19 @@ class Site:
             self.task_rows.append((ts.job.job_id, k, physics.host_energy_mwh(e, self.inp.gpu),
                                    tokens, 0.0))
         return held_s, energy_j
+
+    def settle_transfers(self, k: int, a: float, b: float) -> float:
+        """IT energy of data moved in ``[a, b)`` at this end of a link [MWh]; writes the task
+        rows (transfer energy is IT energy of the task that moves)."""
+        total = 0.0
+        for tr in self.transfers:
+            e = tr.energy_within_mwh(a, b)
+            if e > 0.0:
+                total += e
+                self.transfer_mwh[tr.task_id] = self.transfer_mwh.get(tr.task_id, 0.0) + e
+                self.task_rows.append((tr.task_id, k, e, 0.0, 0.0))
+        self.transfers = [tr for tr in self.transfers if tr.end_s > b]
+        return total
 
     def settle(self, k: int, a: float, b: float, obs: Observation, sp: Setpoints
                ) -> physics.MeterRow:
@@ -226,7 +306,8 @@ class Site:
         batch_j = self.batch.serve(k, a, batch_s, free_s) if batch_s > 0.0 else 0.0
         idle_s = physics.free_gpu_s(capacity_s, busy_s, held_s, physics.busy_gpu_s(batch_j, gpu))
         inter_j = self.inter_j[k]
-        it = physics.it_energy_mwh(inter_j + batch_j + train_j, idle_s, gpu)
+        moved_mwh = self.settle_transfers(k, a, b) if self.transfers else 0.0
+        it = physics.it_energy_mwh(inter_j + batch_j + train_j, idle_s, gpu) + moved_mwh
         cooling, aux = physics.non_it_mwh(it, self.cooling_fraction[k], inp.aux_fraction)
         limits = physics.BusLimits(obs.pv_avail_mwh, obs.wind_avail_mwh, obs.max_charge_mwh,
                                    obs.max_discharge_mwh, obs.max_import_mwh, obs.max_export_mwh)
@@ -238,13 +319,23 @@ class Site:
                 f"slice {k}: the site needs {err.short_mwh / inp.dt_h:.3f} MW from the grid, "
                 f"above grid.max_import_mw = {inp.max_import_mw:g}") from None
         if k in self.inter_ids:
-            self.task_rows.append((self.inter_ids[k], k, physics.host_energy_mwh(inter_j, gpu),
+            self.task_rows.append((self.inter_ids[k], k,
+                                   physics.host_energy_mwh(self.own_inter_j[k], gpu),
                                    inp.interactive_tokens_in[k], inp.interactive_tokens_out[k]))
+        for task_id, j, tin, tout in self.routed.get(k, ()):
+            self.task_rows.append((task_id, k, physics.host_energy_mwh(j, gpu), tin, tout))
         bat = inp.battery
         self.soc_mwh = (battery_step(self.soc_mwh, row.bess_charge_mwh, row.bess_discharge_mwh,
                                      bat) if bat else 0.0)
         self.previous = row
         return row
+
+    def interactive_task_ids(self) -> dict[str, int]:
+        """Every interactive task served here, with its slice."""
+        ids = {task_id: k for k, task_id in self.inter_ids.items()}
+        for k, parts in self.routed.items():
+            ids.update((task_id, k) for task_id, *_ in parts)
+        return ids
 
     def result(self) -> SiteRun:
         """The site's record once the environment has run."""
@@ -257,5 +348,11 @@ class Site:
         events = sorted(((name, float(t)) for name, t in self.events), key=lambda ev: ev[1])
         return SiteRun(site=inp.name, meters=meters,
                        task_energy=task_energy_frame(self.task_rows, inp),
-                       tasks=task_records(inp, self.inter_ids, self.batch.jobs, self.trains),
-                       soc_mwh=self.soc_trace, events=events, decide_s=self.decide_s)
+                       tasks=task_records(inp, self.interactive_task_ids(), self.batch.jobs,
+                                          [ts for ts in self.trains if ts.home == self.name]),
+                       soc_mwh=self.soc_trace, events=events, decide_s=self.decide_s,
+                       training={ts.job.job_id: TrainingAtSite(
+                           ts.job, ts.overhead_gpu_s.get(self.name, 0.0),
+                           self.transfer_mwh.get(ts.job.job_id, 0.0))
+                           for ts in self.trains if self.name in ts.overhead_gpu_s
+                           or ts.job.job_id in self.transfer_mwh})

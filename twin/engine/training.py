@@ -32,28 +32,35 @@ class TrainingRun:
         The EMS wants it paused.
     tokens_done : float
         Tokens trained so far [tokens].
-    segments : list of (str, float, float)
+    segments : list of (str, float, float, str)
         Closed segments not yet settled: (``compute``, ``checkpoint`` or ``reload``, start [s],
-        end [s]).
+        end [s], site).
+    site : str
+        Where it is (where it goes while it moves); ``home`` is where it was released.
+    overhead_gpu_s : dict of str to float
+        GPU-seconds of checkpoints and reloads per site [GPU-s].
     """
 
     def __init__(self, env: simpy.Environment, job: TrainingJob, gpus: simpy.Container,
-                 slice_s: float, log: Callable[[str, float], None]):
+                 slice_s: float, log: Callable[[str, float], None], site: str = ""):
         self.env, self.job, self.gpus, self.log = env, job, gpus, log
         self.slice_s = slice_s
+        self.site = self.home = site
+        self.moving = False
+        self._pause_waiters: list[simpy.Event] = []
         self.state = "waiting"
         self.hold = False
         self.tokens_done = 0.0
         self.since_checkpoint_s = 0.0
         self.open_segment: tuple[str, float] | None = None  # (kind, start time)
-        self.segments: list[tuple[str, float, float]] = []
+        self.segments: list[tuple[str, float, float, str]] = []
         self.resume: simpy.Event | None = None
         self.started = False
         self.start_slice: int | None = None
         self.end_slice: int | None = None
         self.late = False
         self.tokens_late = 0.0
-        self.overhead_gpu_s = 0.0
+        self.overhead_gpu_s: dict[str, float] = {}
         self.process = env.process(self.run())
 
     @property
@@ -68,13 +75,14 @@ class TrainingRun:
     def finished(self) -> bool:
         return self.remaining_s <= DONE_TOLERANCE_S
 
-    def overlap_s(self, a: float, b: float) -> tuple[float, float]:
-        """Compute and overhead (checkpoint, reload) seconds of this job within ``[a, b)``."""
-        spans = list(self.segments)
-        if self.open_segment is not None:
-            spans.append((*self.open_segment, b))
+    def overlap_s(self, a: float, b: float, site: str) -> tuple[float, float]:
+        """Compute and overhead (checkpoint, reload) seconds of this job at ``site`` within
+        ``[a, b)``."""
+        spans = [seg for seg in self.segments if seg[3] == site]
+        if self.open_segment is not None and self.site == site:
+            spans.append((*self.open_segment, b, site))
         compute = overhead = 0.0
-        for kind, t0, t1 in spans:
+        for kind, t0, t1, _ in spans:
             o = max(min(t1, b) - max(t0, a), 0.0)
             if kind == "compute":
                 compute += o
@@ -82,9 +90,35 @@ class TrainingRun:
                 overhead += o
         return compute, overhead
 
-    def forget_before(self, b: float) -> None:
-        """Drop the closed segments that end by ``b`` (settled)."""
-        self.segments = [seg for seg in self.segments if seg[2] > b]
+    def unsettled(self, site: str) -> bool:
+        """Whether it has time at ``site`` that the site has not settled yet."""
+        return (self.open_segment is not None and self.site == site) or any(
+            seg[3] == site for seg in self.segments)
+
+    def forget_before(self, b: float, site: str) -> None:
+        """Drop the closed segments at ``site`` that end by ``b`` (settled there)."""
+        self.segments = [seg for seg in self.segments if seg[2] > b or seg[3] != site]
+
+    # --- migration -------------------------------------------------------------------------
+    def paused(self) -> simpy.Event:
+        """An event that fires once the job is paused (at once if it is)."""
+        ev = self.env.event()
+        if self.state == "paused":
+            ev.succeed()
+        else:
+            self._pause_waiters.append(ev)
+        return ev
+
+    def move_to(self, site: str, gpus: simpy.Container, log: Callable[[str, float], None]
+                ) -> None:
+        """Belong to another site's GPU pool and log from now on (a paused job that moves)."""
+        self.site, self.gpus, self.log = site, gpus, log
+
+    def resume_now(self) -> None:
+        """Lift a hold and resume a paused job (a migration's end)."""
+        self.hold = False
+        if self.state == "paused" and self.resume is not None and not self.resume.triggered:
+            self.resume.succeed()
 
     # --- orders from the EMS ---------------------------------------------------------------
     def order(self, pause: bool) -> None:
@@ -114,7 +148,7 @@ class TrainingRun:
             except simpy.Interrupt:
                 ordered = True
         self.open_segment = None
-        self.segments.append((kind, t0, env.now))
+        self.segments.append((kind, t0, env.now, self.site))
         return ordered
 
     def _compute(self, duration: float):
@@ -128,7 +162,7 @@ class TrainingRun:
         except simpy.Interrupt:
             ordered = True
         self.open_segment = None
-        self.segments.append(("compute", t0, env.now))
+        self.segments.append(("compute", t0, env.now, self.site))
         elapsed = env.now - t0
         self.since_checkpoint_s += elapsed
         if not ordered:  # ran the whole segment: exact arithmetic at the end of the job
@@ -161,6 +195,9 @@ class TrainingRun:
             if self.hold:
                 self.state = "paused"
                 self.resume = env.event()
+                for ev in self._pause_waiters:
+                    ev.succeed()
+                self._pause_waiters.clear()
                 yield self.resume
             self.state = "queued"
             yield self.gpus.get(job.gpus)

@@ -1,0 +1,248 @@
+"""A fleet as a SimPy component: sites in one environment, a router between regions and sites,
+and training jobs that migrate.
+
+Each slice the :class:`Fleet`'s process (the workload process of every site) lets the sites
+settle the slice that ended, shows the fleet strategy the fleet (:class:`twin.dispatch.fleet.
+FleetView`), routes every region's requests to the sites it reaches within its latency bound
+(each site takes what its GPUs beside the training pool can serve), starts the migrations the
+strategy asks for, and posts each site its demand: its batch releases and the requests routed to
+it. A migration is a process: the job is ordered to pause (it writes a checkpoint and frees its
+GPUs), its checkpoint crosses the link at the link's bandwidth, spending the link's energy per GB
+at both ends as IT energy of the job at each site, and it resumes at the destination. The job
+stays one task with energy at every site it ran at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from models import site as physics
+from models.tokens import gpu_energy_j
+from models.transfer import transfer_energy_mwh, transfer_s
+from twin.dispatch.fleet import FleetStrategy, FleetView, JobView, SiteView
+from twin.engine.site import Demand, RoutedRequests, SimulationError, Site, Transfer
+from twin.engine.training import TrainingRun
+from twin.inputs import SiteInputs
+
+#: Requests left unrouted below this share of a region's slice count as routed [fraction].
+ROUTE_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class RegionDemand:
+    """A region's interactive requests per slice and the sites it reaches.
+
+    Attributes
+    ----------
+    name : str
+    tokens_in, tokens_out : numpy.ndarray
+        Prompt and generated tokens per slice [tokens].
+    latency_bound_ms : float
+    reachable : tuple of (str, float)
+        Sites linked within the bound and their latency [ms], nearest first.
+    """
+
+    name: str
+    tokens_in: np.ndarray
+    tokens_out: np.ndarray
+    latency_bound_ms: float
+    reachable: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class SiteLink:
+    """A link between two sites: what moving a checkpoint over it costs."""
+
+    latency_ms: float
+    bandwidth_gbit_s: float
+    energy_kwh_per_gb: float
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A training job's move: from, to, when the transfer ran [s], and what it moved [GB]."""
+
+    job_id: str
+    origin: str
+    destination: str
+    start_s: float
+    end_s: float
+    gb: float
+    energy_mwh_each_end: float
+
+
+class Fleet:
+    """Sites in one environment, driven by a router and a fleet strategy.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+    sites : list of Site
+        Built with ``own_workload=False``: the fleet posts their demand.
+    regions : list of RegionDemand
+    links : dict of frozenset to SiteLink
+        Links between two sites, keyed by the pair of names.
+    strategy : FleetStrategy
+    """
+
+    def __init__(self, env: simpy.Environment, sites: list[Site], regions: list[RegionDemand],
+                 links: dict[frozenset, SiteLink], strategy: FleetStrategy):
+        self.env, self.regions, self.links, self.strategy = env, regions, links, strategy
+        self.sites = {s.name: s for s in sites}
+        runs = [ts for s in sites for ts in s.trains]
+        for s in sites:  # a job is settled wherever its time was spent
+            s.trains = runs
+        self.runs = {ts.job.job_id: ts for ts in runs}
+        self.arrived_s = {ts.job.job_id: ts.job.release_slice * sites[0].inp.slice_s
+                          for ts in runs}
+        self.routed_it_mwh = {name: 0.0 for name in self.sites}  # in the previous slice
+        self.routing: list[tuple[int, str, str, float, float, float]] = []
+        self.migrations: list[Migration] = []
+        self.n, self.slice_s = sites[0].inp.n, sites[0].inp.slice_s
+        self.process = env.process(self.dispatch())
+
+    # --- the process -----------------------------------------------------------------------
+    def dispatch(self):
+        env = self.env
+        for k in range(self.n):
+            if k > 0:
+                yield env.timeout(0)  # the sites settle the slice that ended first
+            view = self.view(k)
+            routed = self.route(k, view)
+            for job_id, dest in self.strategy.migrations(view):
+                env.process(self.migrate(self.runs[job_id], dest))
+            for name, site in self.sites.items():
+                yield site.demand.put(Demand(k, tuple(site.releases.get(k, ())),
+                                             tuple(routed[name])))
+            yield env.timeout(self.slice_s)
+
+    def migrate(self, run: TrainingRun, dest: str):
+        """Pause the job, move its checkpoint over the link, resume it at ``dest``."""
+        env, src = self.env, self.sites[run.site]
+        dst = self.sites[dest]
+        link = self.links[frozenset((src.name, dest))]
+        run.moving = True  # its site no longer orders it
+        run.order(True)
+        yield run.paused()
+        gb = run.job.checkpoint_gb
+        t0, duration = env.now, transfer_s(gb, link.bandwidth_gbit_s)
+        energy = transfer_energy_mwh(gb, link.energy_kwh_per_gb)
+        for site in (src, dst):
+            site.transfers.append(Transfer(run.job.job_id, t0, t0 + duration, energy))
+        src.log(f"{run.job.job_id} migrates to {dest}", t0)
+        run.move_to(dest, dst.gpus, dst.log)
+        yield env.timeout(duration)
+        dst.log(f"{run.job.job_id} arrived from {src.name}", env.now)
+        self.migrations.append(Migration(run.job.job_id, src.name, dest, t0, env.now, gb,
+                                         energy))
+        run.moving = False
+        self.arrived_s[run.job.job_id] = env.now
+        run.resume_now()
+
+    # --- what the strategy sees, and the router ----------------------------------------------
+    def view(self, k: int) -> FleetView:
+        sites = {}
+        for name, s in self.sites.items():
+            prev = s.previous
+            used = 0.0
+            if prev is not None:  # the previous slice without the fleet's requests
+                used = prev.facility_mwh - (1.0 + s.nonit_per_it[k - 1]) * self.routed_it_mwh[name]
+            held = sum(ts.job.gpus for ts in s.trains if ts.site == name
+                       and ts.state in ("queued", "running", "releasing"))
+            sites[name] = SiteView(name, s.pv_avail_mwh[k] + s.wind_avail_mwh[k] - used,
+                                   s.nonit_per_it[k], s.inp.training_pool_gpus - held,
+                                   s.inp.gpu)
+        return FleetView(k, sites, tuple(self.job_views(k)))
+
+    def job_views(self, k: int):
+        now = self.env.now
+        for ts in self.runs.values():
+            if ts.moving or not ts.job.pausable or ts.state not in ("running", "paused"):
+                continue
+            s = self.sites[ts.site]
+            dl = ts.job.deadline_slice
+            costs = {}
+            for other in self.sites:
+                link = self.links.get(frozenset((ts.site, other)))
+                if link is not None:
+                    costs[other] = (ts.job.checkpoint_s + ts.job.restart_s
+                                    + transfer_s(ts.job.checkpoint_gb, link.bandwidth_gbit_s))
+            if not costs:
+                continue
+            yield JobView(ts.job.job_id, ts.site, ts.state == "running", ts.job.gpus,
+                          s.running_it_mwh(ts.job),
+                          (dl - k) * self.slice_s - ts.remaining_s if dl is not None
+                          else float("inf"), costs, now - self.arrived_s[ts.job.job_id])
+
+    def route(self, k: int, view: FleetView) -> dict[str, list[RoutedRequests]]:
+        """Each region's requests of slice ``k`` to its sites in the strategy's order."""
+        inputs = {name: s.inp for name, s in self.sites.items()}
+        busy = {name: s.busy_gpu_s[k] for name, s in self.sites.items()}
+        orders = [self.strategy.route(view, r.name, r.reachable) for r in self.regions]
+        parts = route_slice(k, self.regions, orders, inputs, busy)
+        out: dict[str, list[RoutedRequests]] = {name: [] for name in self.sites}
+        it_mwh = dict.fromkeys(self.sites, 0.0)
+        for region, name, tin, tout, latency in parts:
+            inp = inputs[name]
+            out[name].append(RoutedRequests(region, tin, tout))
+            it_mwh[name] += float(physics.host_energy_mwh(
+                gpu_energy_j(tin, tout, inp.interactive_energy), inp.gpu))
+            self.routing.append((k, region, name, tin, tout, latency))
+        self.routed_it_mwh = it_mwh
+        return out
+
+
+def route_slice(k: int, regions: list[RegionDemand], orders: list[list[tuple[str, float]]],
+                inputs: dict[str, SiteInputs], own_busy_gpu_s: dict[str, float]
+                ) -> list[tuple[str, str, float, float, float]]:
+    """Route every region's requests of slice ``k``: each site in the region's order takes its
+    share (at most what its GPUs beside the training pool and its own requests can serve), the
+    next takes the rest; what is left then goes to the nearest sites with room. The site that
+    takes the rest takes exactly what is left (tokens are conserved).
+
+    Returns
+    -------
+    list of (region, site, tokens_in, tokens_out, latency_ms)
+
+    Raises
+    ------
+    SimulationError
+        Requests are left that no site within the region's bound can serve.
+    """
+    room = {name: (inp.gpus - inp.training_pool_gpus) * inp.slice_s - own_busy_gpu_s[name]
+            for name, inp in inputs.items()}
+    parts = []
+    for r, order in zip(regions, orders, strict=True):
+        tin, tout = float(r.tokens_in[k]), float(r.tokens_out[k])
+        if tin + tout <= 0.0:
+            continue
+        latency, shares, left = dict(r.reachable), {}, 1.0
+        for name, cap in [*order, *((site, 1.0) for site, _ in r.reachable)]:
+            inp = inputs[name]
+            need_s = float(physics.busy_gpu_s(
+                gpu_energy_j(tin, tout, inp.interactive_energy), inp.gpu))
+            share = min(left, cap, max(room[name], 0.0) / need_s) if need_s > 0 else left
+            if share <= 0.0:
+                continue
+            room[name] -= share * need_s
+            shares[name] = shares.get(name, 0.0) + share
+            left -= share
+            if left <= ROUTE_TOL:
+                break
+        if left > ROUTE_TOL:
+            raise SimulationError(
+                f"slice {k}: region {r.name!r} has {left:.1%} of its requests left that no "
+                f"site within {r.latency_bound_ms:g} ms can serve beside its training pool "
+                "(add GPUs at a site or lower its datacenter.training_pool_gpus)")
+        # the last site takes exactly what the others leave: tokens are conserved
+        names = list(shares)
+        given_in = given_out = 0.0
+        for name in names[:-1]:
+            part_in, part_out = shares[name] * tin, shares[name] * tout
+            given_in, given_out = given_in + part_in, given_out + part_out
+            parts.append((r.name, name, part_in, part_out, latency[name]))
+        parts.append((r.name, names[-1], tin - given_in, tout - given_out, latency[names[-1]]))
+    return parts
