@@ -139,7 +139,8 @@ class MPC:
                          training_state=training_state,
                          discharge_green_fraction=np.ones(min(nw, inp.n - k)),
                          soc_end_min_mwh=None if end_of_run else self.inp.initial_soc_mwh,
-                         every_job=True, paced_training=True, jobs=self.jobs_table)
+                         every_job=True, paced_training=True, jobs=self.jobs_table,
+                         queue_has_start=not model_shape)  # the EMS released slice k's first
         if d.n < nw:
             d = d.padded(nw)
         if model_shape:

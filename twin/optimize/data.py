@@ -175,17 +175,20 @@ def batch_jobs_table(inp: SiteInputs) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def batch_account(jobs: tuple[np.ndarray, np.ndarray, np.ndarray], start: int, n: int,
-                  queue: tuple[tuple[int, float], ...]) -> tuple[np.ndarray, np.ndarray, float]:
+                  queue: tuple[tuple[int, float], ...], queue_has_start: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray, float]:
     """Release and may-wait profiles of batch work over slices ``start .. start + n``.
 
     ``jobs`` is :func:`batch_jobs_table`; ``queue`` holds (deadline slice, remaining GPU-s) of
-    the jobs already released and unfinished at ``start``. Returns (released per slice, most
+    the jobs already released and unfinished at ``start`` (``queue_has_start``: also those
+    released in slice ``start``, as the EMS sees its queue once the slice's jobs came in; they
+    are then not counted again as released). Returns (released per slice, most
     work that may still wait after each slice, backlog at the start) [GPU-s]: after slice ``t``
     only work due at or after slice ``t + 2`` may wait, since a job due at slice ``D`` must be
     done by the start of ``D``.
     """
     release, deadline, work = jobs
-    inside = (release >= start) & (release < start + n)
+    inside = (release >= start + (1 if queue_has_start else 0)) & (release < start + n)
     k = release[inside] - start
     rel = np.zeros(n)
     np.add.at(rel, k, work[inside])
@@ -209,7 +212,8 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
                  soc_end_min_mwh: float | None = None, every_job: bool = False,
                  paced_training: bool = False,
                  initial_green_fraction: float | None = None,
-                 jobs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> HorizonData:
+                 jobs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                 queue_has_start: bool = False) -> HorizonData:
     """The LP data of slices ``start .. start + n`` of a site.
 
     Parameters
@@ -245,13 +249,15 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
         Green share of the content at ``start`` (default: the run's) [fraction].
     jobs : tuple of numpy.ndarray, optional
         :func:`batch_jobs_table` of ``inp``, when the caller keeps it between windows.
+    queue_has_start : bool
+        ``queue`` already holds the jobs released in slice ``start`` (:func:`batch_account`).
     """
     n = inp.n - start if n is None else min(n, inp.n - start)
     sl = slice(start, start + n)
     gpu = inp.gpu
     free = physics.free_gpu_s(inp.gpu_seconds_per_slice, inp.interactive_busy_gpu_s[sl])
     rel, not_due, backlog0 = batch_account(jobs if jobs is not None else batch_jobs_table(inp),
-                                           start, n, queue)
+                                           start, n, queue, queue_has_start)
     training = [_training_data(tj, inp, start, n, training_state, every_job, paced_training)
                 for tj in inp.training_jobs]
     return HorizonData(

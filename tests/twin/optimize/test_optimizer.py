@@ -247,3 +247,22 @@ def test_mpc_meets_the_training_deadline_the_oracle_meets():
     training = res.tasks[res.tasks["kind"] == "training"].iloc[0]
     assert bool(training["deadline_met"]) and training["tokens_late"] == 0.0
     assert training["end"] <= training["deadline"]
+
+
+def test_a_window_counts_a_batch_job_released_in_its_first_slice_once():
+    # The EMS releases slice k's jobs before it asks for setpoints, so the queue MPC sees at a
+    # release slice already holds the new job; the window must not count it as released too.
+    from twin.inputs import build_site_inputs
+    from twin.optimize.data import batch_jobs_table, horizon_data
+    scn = load(SCENARIOS / "western_hub.yaml")
+    raw = scn.model_dump(exclude={"base_dir"})
+    raw["horizon_days"] = 3
+    inp = build_site_inputs(from_dict(raw, scn.base_dir), 0)
+    release, deadline, work = batch_jobs_table(inp)
+    k = int(release[1])
+    queue = ((int(deadline[1]), float(work[1])),)  # the job just released, nothing else
+    seen = horizon_data(inp, 0.45, start=k, n=96, queue=queue, queue_has_start=True)
+    assert seen.backlog_init_gpu_s + seen.release_gpu_s.sum() == pytest.approx(float(work[1]))
+    before = horizon_data(inp, 0.45, start=k, n=96)  # asked before the release: counted once
+    assert before.backlog_init_gpu_s + before.release_gpu_s.sum() == pytest.approx(
+        float(work[1]))
