@@ -164,10 +164,13 @@ class TrainingRun:
         self.open_segment = None
         self.segments.append(("compute", t0, env.now, self.site))
         elapsed = env.now - t0
-        self.since_checkpoint_s += elapsed
         if not ordered:  # ran the whole segment: exact arithmetic at the end of the job
+            # (and the whole ``duration``: a sliver below the clock's resolution at this time
+            # leaves ``env.now`` where it was, but it was computed)
+            self.since_checkpoint_s += duration
             self.tokens_done = min(self.tokens_done + duration * job.tokens_per_s, job.tokens)
         else:
+            self.since_checkpoint_s += elapsed
             self.tokens_done += elapsed * job.tokens_per_s
         return ordered
 
@@ -179,7 +182,8 @@ class TrainingRun:
             ordered = yield from self._compute(min(self.remaining_s, to_checkpoint))
             if self.finished():
                 break
-            if ordered or self.since_checkpoint_s >= job.checkpoint_interval_s:
+            if (ordered or self.since_checkpoint_s
+                    >= job.checkpoint_interval_s - DONE_TOLERANCE_S):
                 # a periodic checkpoint, or the one written before a pause
                 self.log(f"{job.job_id} checkpoint", self.env.now)
                 ordered = (yield from self._busy("checkpoint", job.checkpoint_s)) or ordered

@@ -288,3 +288,27 @@ def test_two_sites_in_one_environment_run_as_each_does_alone():
         np.testing.assert_array_equal(shared.soc_mwh, single.soc_mwh)
         assert shared.events == single.events
     assert together[0].meters["site"].iloc[0] != together[1].meters["site"].iloc[0]
+
+
+def test_a_checkpoint_due_in_less_than_the_clock_resolves_is_written():
+    # 2e-11 s after 525,003.68 s is the same float: a compute segment that short does not
+    # move the clock. Counting what was computed (not what the clock moved) writes the
+    # checkpoint instead of computing zero-length segments forever.
+    import simpy
+
+    from twin.engine.training import TrainingRun
+
+    t0 = 525003.68
+    env = simpy.Environment(initial_time=t0)
+    assert t0 + 2e-11 == t0
+    job = TrainingJob("J", 2, 1e6, 600.0, 1.0, 0, None, 7200.0, 60.0, 60.0, True)
+    events = []
+    run = TrainingRun(env, job, simpy.Container(env, 2, init=2), 900.0,
+                      lambda name, t: events.append((name, t)))
+    run.since_checkpoint_s = 7200.0 - 2e-11
+    for _ in range(100):  # a bounded number of events: a regression fails, it does not hang
+        if env.peek() > t0 + 100.0:
+            break
+        env.step()
+    assert ("J checkpoint", t0) in events
+    assert len(run.segments) <= 3  # the sliver, the checkpoint, the compute after it
