@@ -84,7 +84,8 @@ def run_files(scn, result) -> dict:
 
     text = yaml.safe_dump(scn.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False,
                           allow_unicode=True)
-    run = {"summary": result.summary, "meters": result.meters, "scenario_text": text}
+    run = {"summary": result.summary, "meters": result.meters, "scenario_text": text,
+           **result.tables()}
     return {"scenario.yaml": lambda p: p.write_text(text),
             "report.html": lambda p: p.write_text(report_html(run))}
 
@@ -117,6 +118,17 @@ def print_headline(summary: dict, run_dir: Path) -> None:
                                          + ("job" if jobs == 1 else "jobs"))
     table.add_row("deadline misses (tokens late)",
                   f"{k['deadline_misses']:.0f}  ({k['tokens_late']:.3e})")
+    if len(summary["sites"]) > 1:
+        for name, site in summary["sites"].items():
+            table.add_row(f"  site {name}: GTI time-slice",
+                          f"{site['gti']['gti_slice']:.4f}")
+    fleet = summary.get("fleet")
+    if fleet is not None:
+        for name, r in fleet["regions"].items():
+            table.add_row(f"  region {name}: away from {r['nearest_site']}",
+                          f"{r['share_served_away_from_nearest']:.1%}  (max "
+                          f"{r['max_latency_ms']:g} of {r['latency_bound_ms']:g} ms)")
+        table.add_row("training migrations", f"{fleet['migrations']}  ({fleet['strategy']})")
     console.print(table)
     months = [lab for lab in summary["levels"]["month"] if lab["method"] == "slice"]
     aggs = {lab["period"]: lab for lab in summary["levels"]["month"]

@@ -22,8 +22,10 @@ import pandas as pd
 
 from models import site as physics
 from models.tokens import gpu_energy_j
-from twin.dispatch.fleet import FleetStrategy, GreenHeadroom, Nearest
-from twin.engine.fleet import Fleet, RegionDemand, SiteLink, route_slice
+from twin.dispatch.base import StrategyOptions
+from twin.dispatch.fleet import FleetStrategy, GreenHeadroom, Nearest, RegionDemand, SiteLink
+from twin.dispatch.fleet_optimizers import FleetMPC, FleetOracle
+from twin.engine.fleet import Fleet, route_slice
 from twin.inputs import SiteInputs, interactive_tokens
 from twin.invariants import InvariantError
 from twin.scenario import Scenario, ScenarioError
@@ -76,12 +78,31 @@ def fleet_inputs(scn: Scenario, inputs: list[SiteInputs]) -> tuple[
     return out, regions, links
 
 
-def fleet_strategy(scn: Scenario, name: str) -> FleetStrategy:
-    """The fleet rule that goes with a run's strategy."""
+def fleet_strategy(scn: Scenario, name: str, options: StrategyOptions) -> FleetStrategy:
+    """The fleet strategy that goes with a run's strategy: ``greedy`` routes and migrates by
+    green headroom; ``oracle`` and ``mpc`` plan the fleet as one LP (over the run, over a
+    rolling window) where it has choices; the others serve each region at its nearest site
+    and move nothing."""
     if name == "greedy":
         m = scn.fleet.migration
         return GreenHeadroom(m.min_dwell_h, m.min_gain_fraction)
+    if name == "oracle" and has_choices(scn):
+        return FleetOracle(options)
+    if name == "mpc" and has_choices(scn):
+        return FleetMPC(options)
     return Nearest()
+
+
+def has_choices(scn: Scenario) -> bool:
+    """Whether the fleet leaves anything to decide: a region that reaches two sites, or two
+    linked sites. Without, every site runs exactly as it would alone (with the requests of the
+    regions that reach only it), and each site's own strategy dispatches it."""
+    sites = {site.name for site in scn.sites}
+    fleet = scn.fleet
+    if any(all(end in sites for end in lk.between) for lk in fleet.links):
+        return True
+    return any(sum(1 for s in sites if (lk := fleet.link(r.name, s)) is not None
+                   and lk.latency_ms <= r.latency_bound_ms) > 1 for r in fleet.regions)
 
 
 def nearest_routing(inputs: list[SiteInputs], regions: list[RegionDemand]) -> pd.DataFrame:
@@ -142,9 +163,9 @@ def check_routing(routing: pd.DataFrame, regions: list[RegionDemand],
 
 
 def fleet_summary(fleet: Fleet, routing: pd.DataFrame, regions: list[RegionDemand],
-                  strategy: FleetStrategy) -> dict:
+                  strategy: FleetStrategy, start: pd.Timestamp) -> dict:
     """The ``fleet`` block of summary.json: per region where its tokens were served and how
-    far, and the training jobs that moved."""
+    far, and the training jobs that moved (``start``: the run's first slice)."""
     per_region = {}
     for r in regions:
         mine = routing[routing["region"] == r.name]
@@ -152,6 +173,7 @@ def fleet_summary(fleet: Fleet, routing: pd.DataFrame, regions: list[RegionDeman
         total = float(tokens.sum())
         nearest = r.reachable[0][0]
         per_region[r.name] = {
+            "nearest_site": nearest,
             "tokens_in": float(mine["tokens_in"].sum()),
             "tokens_out": total,
             "tokens_out_by_site": {s: float(v) for s, v in
@@ -165,7 +187,8 @@ def fleet_summary(fleet: Fleet, routing: pd.DataFrame, regions: list[RegionDeman
             "tokens_out_beyond_bound": float(tokens[mine["latency_ms"].to_numpy()
                                                     > r.latency_bound_ms].sum()),
         }
-    moves = [dataclasses.asdict(m) for m in fleet.migrations]
+    moves = [{**dataclasses.asdict(m), "start": str(start + pd.Timedelta(seconds=m.start_s))}
+             for m in fleet.migrations]
     return {"strategy": strategy.name, "regions": per_region,
             "migrations": len(moves),
             "migrated_jobs": sorted({m["job_id"] for m in moves}),

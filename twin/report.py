@@ -18,6 +18,7 @@ import pandas as pd
 
 from gti_core.badge import badge_for_label, badge_svg
 from gti_core.score import score_site
+from twin.report_fleet import fleet_context, site_rows
 from twin.verify import params_from_summary
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -129,6 +130,7 @@ def report_html(run: dict) -> str:
         f"{s['start'][:10]} .. {s['end'][:10]}")
     alpha = fleet_alpha(s)
     months = [lab for lab in s["levels"]["month"] if lab["method"] == "slice"]
+    fleet = fleet_context(run)
     return _environment().get_template("report.html.j2").render(
         s=s, plotly_js=_plotly_js(),
         badge_slice=badge_svg(g["gti_slice"], "slice", period, g["level_slice"], alpha),
@@ -137,7 +139,10 @@ def report_html(run: dict) -> str:
         monthly_badges=[badge_for_label(lab) for lab in months],
         series=_script_json(dispatch_series(run["meters"], s)),
         figures=[{"target": "fig-monthly", "json": _script_json(monthly_figure(s))},
-                 {"target": "fig-gap", "json": _script_json(gap_figure(s))}],
+                 {"target": "fig-gap", "json": _script_json(gap_figure(s))},
+                 *([{"target": "fig-moved", "json": _script_json(fleet["figure"])}]
+                   if fleet is not None else [])],
+        sites=site_rows(s) if len(s["sites"]) > 1 else [], fleet=fleet,
         scenario_text=run.get("scenario_text") or "(this run folder holds no scenario.yaml)")
 
 

@@ -3,8 +3,10 @@
 A run folder holds ``meters.parquet`` (spec section 1 columns plus time, site, grid_share),
 ``tasks.parquet`` (one row per task), ``task_energy.parquet`` (IT energy and tokens per task and
 slice, what ``R_task`` is computed from), ``events.parquet`` (the engine's event log),
-``inputs.parquet`` (per-slice inputs: available PV and wind, prices, grid share and carbon) and
-``summary.json``. Readers never see a half-written folder: either the old run or the new one.
+``inputs.parquet`` (per-slice inputs: available PV and wind, prices, grid share and carbon),
+for a fleet ``routing.parquet`` (each region's requests per serving site and slice, with the
+latency) and ``summary.json``. Readers never see a half-written folder: either the old run or
+the new one.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from twin import __version__
 from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
 from twin.dispatch import REGISTRY, StrategyOptions, make_strategy
+from twin.dispatch.fleet import FleetInputs
 from twin.engine import SiteRun, simulate_fleet, simulate_sites
 from twin.fleet import (
     check_routing,
@@ -130,7 +131,11 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     if scn.fleet is None:
         runs = simulate_sites(list(zip(inputs, strategies, strict=True)))
     else:
-        fleet_rule = fleet_strategy(scn, name)
+        fleet_rule = fleet_strategy(scn, name, strategy_options(scn, params[0], objective,
+                                                                gti_target))
+        fleet_rule.prepare(FleetInputs(inputs, regions, links, params))
+        strategies = [fleet_rule.site_strategy(inp.name, st)
+                      for inp, st in zip(inputs, strategies, strict=True)]
         planned = (served_inputs(inputs, nearest_routing(inputs, regions))
                    if fleet_rule.routes_ahead else None)
         runs, fleet = simulate_fleet(list(zip(inputs, strategies, strict=True)), regions, links,
@@ -138,7 +143,10 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         routing = routing_frame(fleet.routing, inputs[0].index)
         check_routing(routing, regions, inputs[0].index)
         inputs = served_inputs(inputs, routing)
-        fleet_block = fleet_summary(fleet, routing, regions, fleet_rule)
+        fleet_block = fleet_summary(fleet, routing, regions, fleet_rule, inputs[0].index[0])
+        plan = fleet_rule.report()
+        if plan:
+            fleet_block["plan"] = plan
     t2 = time.perf_counter()
     connections = {}
     for k, (run, site) in enumerate(zip(runs, scn.sites, strict=True)):
@@ -161,7 +169,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "power_flow_s": t_net - t2,
                "score_s": t3 - t_net}
     summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
-    summary["objective"] = strategies[0].options.objective
+    summary["objective"] = objective or scn.optimizer.objective
     if fleet_block is not None:
         summary["fleet"] = fleet_block
     for inp, strat in zip(inputs, strategies, strict=True):
@@ -211,16 +219,20 @@ def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[Si
                            inputs[["site", "time", "grid_carbon_kg_per_mwh"]])
     span = task_energy.groupby("task_id", sort=False).agg(
         site=("site", "first"), start=("time", "min"), last=("time", "max"))
+    # every site a task used, in the order it first used them (a migrated job has several)
+    used = task_energy[["task_id", "site"]].drop_duplicates()
+    span["sites"] = used.groupby("task_id", sort=False)["site"].agg(",".join)
     records = pd.concat([r.tasks for r in runs], ignore_index=True).set_index("task_id")
     out = per_task.set_index("task_id").join(span).join(records.drop(columns="site"),
                                                          how="outer")
     out["site"] = out["site"].fillna(records["site"])  # a job that never ran has no energy rows
+    out["sites"] = out["sites"].fillna(out["site"])
     out["end"] = out["last"] + pd.Timedelta(minutes=slice_minutes)
     for col in ("tokens_in", "tokens_out", "it_mwh", "it_with_idle_mwh", "r_task",
                 "r_task_aggregate", "emissions_kg"):
         out[col] = out[col].fillna(0.0)
     out = out.reset_index()
-    cols = ["task_id", "kind", "site", "start", "end", "tokens_in", "tokens_out", "it_mwh",
+    cols = ["task_id", "kind", "site", "sites", "start", "end", "tokens_in", "tokens_out", "it_mwh",
             "it_with_idle_mwh", "r_task", "r_task_aggregate", "emissions_kg", "deadline",
             "deadline_met", "tokens_late", "overhead_gpu_s"]
     return out[cols]

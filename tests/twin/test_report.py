@@ -100,3 +100,23 @@ def test_report_of_a_folder_that_is_not_a_run_exits_2(tmp_path):
     r = aidc("report", tmp_path, "--out", tmp_path / "x.html")
     assert r.returncode == 2 and "not a run folder" in r.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_a_fleet_report_shows_sites_regions_and_moved_work(browser, tmp_path):
+    from tests.conftest import SCENARIOS
+    out = tmp_path / "fleet"
+    r = aidc("run", SCENARIOS / "east_west.yaml", "--out", out)
+    assert r.returncode == 0, r.stderr
+    page, errors = open_page(browser, out / "report.html", tmp_path / "fleet.png")
+    # monthly levels, mismatch gap, work moved per day and the dispatch stack
+    assert page.locator(".js-plotly-plot").count() == 4
+    sites = page.locator("#sites tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in sites[1:]] == ["east", "west"]
+    regions = page.locator("#fleet table").first.locator("tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in regions[1:]] == ["east_chat", "east_api", "west_users"]
+    # greedy sends most API requests west, and moves the training run
+    moved = page.evaluate("document.getElementById('fig-moved').data.map(t => t.name)")
+    assert "requests east_api → west" in moved and "training at west" in moved
+    assert "east-train-llama70b-cpt" in page.locator("#fleet").inner_text()
+    assert errors == []
+    page.close()

@@ -17,9 +17,46 @@ job moves when another site's surplus would give it clearly more green than its 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 from models.datacenter import GPUType
+
+if TYPE_CHECKING:
+    from gti_core.score import AccountingParams
+    from twin.dispatch.base import Observation, Strategy
+    from twin.inputs import SiteInputs
+
+
+@dataclass(frozen=True)
+class RegionDemand:
+    """A region's interactive requests per slice and the sites it reaches.
+
+    Attributes
+    ----------
+    name : str
+    tokens_in, tokens_out : numpy.ndarray
+        Prompt and generated tokens per slice [tokens].
+    latency_bound_ms : float
+    reachable : tuple of (str, float)
+        Sites linked within the bound and their latency [ms], nearest first.
+    """
+
+    name: str
+    tokens_in: np.ndarray
+    tokens_out: np.ndarray
+    latency_bound_ms: float
+    reachable: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
+class SiteLink:
+    """A link between two sites: what moving a checkpoint over it costs."""
+
+    latency_ms: float
+    bandwidth_gbit_s: float
+    energy_kwh_per_gb: float
 
 
 @dataclass(frozen=True)
@@ -31,7 +68,10 @@ class SiteView:
     name : str
     green_headroom_mwh : float
         Renewable energy available this slice minus the facility energy of the previous slice
-        without the fleet's requests routed to it (negative: a deficit) [MWh].
+        (negative: a deficit) [MWh].
+    flexible_mwh : float
+        Of that facility energy, what requests of regions that could have gone to another site
+        used [MWh].
     nonit_per_it : float
         Cooling and aux energy per IT energy this slice [fraction].
     free_pool_gpus : int
@@ -43,6 +83,7 @@ class SiteView:
 
     name: str
     green_headroom_mwh: float
+    flexible_mwh: float
     nonit_per_it: float
     free_pool_gpus: int
     gpu: GPUType
@@ -50,29 +91,36 @@ class SiteView:
 
 @dataclass(frozen=True)
 class JobView:
-    """A released, unfinished, pausable training job that could move.
+    """A released, unfinished training job.
 
     Attributes
     ----------
     job_id, site : str
-        The job and where it is.
+        The job and where it is (where it goes, while it moves).
+    state : str
+        ``queued``, ``running``, ``releasing``, ``paused`` or ``moving``.
     running : bool
-        Whether it held its GPUs in the previous slice (its load is in the site's headroom).
+        Whether it holds its GPUs (its load is in the site's headroom).
     gpus : int
+    remaining_s : float
+        Compute time it still needs [s].
     it_mwh_per_slice : float
         IT energy of a slice of it running [MWh].
     slack_s : float
         Time to its deadline minus the compute it still needs [s] (inf without a deadline).
-    move_cost_s : float
-        Time a move to each linked site costs it: checkpoint, transfer, reload [s], by site.
+    move_cost_s : dict of str to float
+        Time a move to each linked site costs it: checkpoint, transfer, reload [s], by site;
+        empty for a job that may not move (not pausable, or no link).
     since_move_s : float
         Time since it arrived where it is (or since its release) [s].
     """
 
     job_id: str
     site: str
+    state: str
     running: bool
     gpus: int
+    remaining_s: float
     it_mwh_per_slice: float
     slack_s: float
     move_cost_s: dict[str, float]
@@ -81,17 +129,46 @@ class JobView:
 
 @dataclass(frozen=True)
 class FleetView:
+    """The fleet at the start of a slice, before its requests are routed: per site its view
+    and what its EMS observes (its own requests only), and every released, unfinished job."""
+
     slice_index: int
     sites: dict[str, SiteView]
     jobs: tuple[JobView, ...]
+    observations: dict[str, Observation]
+
+
+@dataclass(frozen=True)
+class FleetInputs:
+    """What a fleet strategy that plans ahead is shown before the run: per site its inputs
+    (its own requests, its training pool) and accounting, the regions and the site links."""
+
+    inputs: list[SiteInputs]
+    regions: list[RegionDemand]
+    links: dict[frozenset, SiteLink]
+    params: list[AccountingParams]
 
 
 class FleetStrategy(Protocol):
-    """``routes_ahead``: its routing depends on nothing the run changes, so strategies that
-    plan ahead can be shown the requests each site will serve."""
+    """What the fleet asks of a strategy. ``routes_ahead``: its routing depends on nothing the
+    run changes, so the sites' own strategies that plan ahead can be shown the requests each
+    site will serve."""
 
     name: str
     routes_ahead: bool
+
+    def prepare(self, fleet: FleetInputs) -> None:
+        """See the fleet's inputs before the first slice (planners plan here)."""
+        ...
+
+    def observe(self, view: FleetView) -> None:
+        """See the fleet at the start of each slice, before ``route`` and ``migrations``."""
+        ...
+
+    def site_strategy(self, site: str, own: Strategy) -> Strategy:
+        """The strategy that dispatches ``site``: ``own`` (the run's strategy for it), or the
+        fleet's plan played back."""
+        ...
 
     def route(self, view: FleetView, region: str, reachable: tuple[tuple[str, float], ...]
               ) -> list[tuple[str, float]]:
@@ -104,8 +181,31 @@ class FleetStrategy(Protocol):
         """Jobs to move now: (job id, destination site)."""
         ...
 
+    def report(self) -> dict:
+        """What it did, for summary.json (empty for rules)."""
+        ...
 
-class Nearest:
+
+class FleetRule:
+    """A fleet strategy that plans nothing: each site keeps its own strategy."""
+
+    name = "rule"
+    routes_ahead = False
+
+    def prepare(self, fleet: FleetInputs) -> None:
+        return None
+
+    def observe(self, view: FleetView) -> None:
+        return None
+
+    def site_strategy(self, site: str, own: Strategy) -> Strategy:
+        return own
+
+    def report(self) -> dict:
+        return {}
+
+
+class Nearest(FleetRule):
     """Requests to the nearest site with room; nothing migrates."""
 
     name = "nearest"
@@ -119,11 +219,12 @@ class Nearest:
         return []
 
 
-class GreenHeadroom:
+class GreenHeadroom(FleetRule):
     """Flexible work to the site with the most green headroom now.
 
-    Requests go first to the reachable site with the largest green headroom (the nearest on a
-    tie). A training job moves from ``A`` to ``B`` when the green it would get at ``B``,
+    Requests go first to the reachable site with the largest green headroom before flexible
+    requests (those of regions that reach more than one site) took their share (the nearest on
+    a tie). A training job moves from ``A`` to ``B`` when the green it would get at ``B``,
     ``min(max(h_B, 0), p)`` with ``p`` its facility energy per slice, exceeds what it gets at
     ``A`` by ``min_gain_fraction * p``, it has stayed ``min_dwell_h`` where it is, ``B`` has its
     GPUs free, and its slack covers the move twice over.
@@ -138,14 +239,18 @@ class GreenHeadroom:
 
     def route(self, view: FleetView, region: str, reachable: tuple[tuple[str, float], ...]
               ) -> list[tuple[str, float]]:
-        order = sorted(range(len(reachable)),
-                       key=lambda i: (-view.sites[reachable[i][0]].green_headroom_mwh, i))
+        def headroom(site: str) -> float:  # as if no flexible request were there
+            v = view.sites[site]
+            return v.green_headroom_mwh + v.flexible_mwh
+
+        order = sorted(range(len(reachable)), key=lambda i: (-headroom(reachable[i][0]), i))
         return [(reachable[i][0], 1.0) for i in order]
 
     def migrations(self, view: FleetView) -> list[tuple[str, str]]:
         moves, taken = [], {name: 0 for name in view.sites}
         for job in view.jobs:
-            if job.since_move_s < self.min_dwell_s:
+            if (not job.move_cost_s or job.state not in ("running", "paused")
+                    or job.since_move_s < self.min_dwell_s):
                 continue
             here = view.sites[job.site]
             p_here = job.it_mwh_per_slice * (1.0 + here.nonit_per_it)

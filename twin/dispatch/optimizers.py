@@ -30,6 +30,7 @@ from twin.optimize.model import (
     GTI_EXPORT_COST,
     SECONDARY_WEIGHT,
     build_model,
+    progress_cap_tokens,
     soc_end_target_mwh,
     soc_floor_mwh,
     soc_lower_bound,
@@ -99,6 +100,25 @@ def forecast_inputs(inp, kind: str, sigma: float, seed: int):
         cooling_fraction=shift(inp.cooling_fraction))
 
 
+def follow_green_share(prev, grid_share: float, soc_before_mwh: float, green_share: float,
+                       acc) -> float:
+    """The green share of a store's content after a slice, from the share before it and the
+    slice's meter row ``prev``, by gti_core's rules (spec sections 3 and 4) [fraction]."""
+    share = np.array([grid_share])
+    pv, wind, imp = (np.array([prev.pv_mwh]), np.array([prev.wind_mwh]),
+                     np.array([prev.grid_import_mwh]))
+    base = base_green_inflow_mwh(pv, wind, imp, share, acc.alpha)
+    total_in = pv + wind + imp + prev.bess_discharge_mwh
+    params = dataclasses.replace(acc.storage, initial_soc_mwh=soc_before_mwh,
+                                 initial_green_fraction=green_share)
+    flows = storage_provenance(base, np.array([prev.it_mwh]),
+                               np.array([prev.cooling_mwh + prev.aux_mwh]), total_in,
+                               np.array([prev.bess_charge_mwh]),
+                               np.array([prev.bess_discharge_mwh]), acc.allocation, params)
+    held = float(flows.soc_green_mwh[0] + flows.soc_grey_mwh[0])
+    return float(flows.soc_green_mwh[0]) / held if held > 1e-9 else green_share
+
+
 class MPC:
     name = "mpc"
 
@@ -152,23 +172,11 @@ class MPC:
     # --- control ---------------------------------------------------------------------------
     def _track_green(self, obs: Observation) -> None:
         """Follow the store's green share through the last slice with gti_core's rules."""
-        prev, acc = obs.previous, self.options.accounting
-        if prev is None or self.inp.battery is None:
+        if obs.previous is None or self.inp.battery is None:
             return
-        share = np.array([float(self.inp.grid_share[obs.slice_index - 1])])
-        pv, wind, imp = (np.array([prev.pv_mwh]), np.array([prev.wind_mwh]),
-                         np.array([prev.grid_import_mwh]))
-        base = base_green_inflow_mwh(pv, wind, imp, share, acc.alpha)
-        total_in = pv + wind + imp + prev.bess_discharge_mwh
-        params = dataclasses.replace(acc.storage, initial_soc_mwh=self.last_soc_mwh,
-                                     initial_green_fraction=self.green_share)
-        flows = storage_provenance(base, np.array([prev.it_mwh]),
-                                   np.array([prev.cooling_mwh + prev.aux_mwh]), total_in,
-                                   np.array([prev.bess_charge_mwh]),
-                                   np.array([prev.bess_discharge_mwh]), acc.allocation, params)
-        held = float(flows.soc_green_mwh[0] + flows.soc_grey_mwh[0])
-        self.green_share = float(flows.soc_green_mwh[0]) / held if held > 1e-9 else \
-            self.green_share
+        self.green_share = follow_green_share(
+            obs.previous, float(self.inp.grid_share[obs.slice_index - 1]), self.last_soc_mwh,
+            self.green_share, self.options.accounting)
 
     def _training_state(self, obs: Observation) -> dict[str, tuple[float, bool]]:
         state = {}
@@ -333,5 +341,7 @@ class _WindowTraining:
                 lp.set_coeffs(row, pause, -pause_sign * tj.pause_tokens * due)
             lp.set_col_bounds([lp.col(tr.required_tokens, j)], tj.required_tokens,
                               tj.required_tokens)
+            cap = progress_cap_tokens(tj)
+            lp.set_col_bounds([lp.col(tr.remaining_tokens, j)], cap, cap)
             lp.set_col_bounds([lp.col(tr.running_before_fraction, j)], tj.running_before_fraction,
                               tj.running_before_fraction)

@@ -16,49 +16,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import simpy
 
 from models import site as physics
 from models.tokens import gpu_energy_j
 from models.transfer import transfer_energy_mwh, transfer_s
-from twin.dispatch.fleet import FleetStrategy, FleetView, JobView, SiteView
+from twin.dispatch.fleet import (
+    FleetStrategy,
+    FleetView,
+    JobView,
+    RegionDemand,
+    SiteLink,
+    SiteView,
+)
 from twin.engine.site import Demand, RoutedRequests, SimulationError, Site, Transfer
 from twin.engine.training import TrainingRun
 from twin.inputs import SiteInputs
 
 #: Requests left unrouted below this share of a region's slice count as routed [fraction].
 ROUTE_TOL = 1e-9
-
-
-@dataclass(frozen=True)
-class RegionDemand:
-    """A region's interactive requests per slice and the sites it reaches.
-
-    Attributes
-    ----------
-    name : str
-    tokens_in, tokens_out : numpy.ndarray
-        Prompt and generated tokens per slice [tokens].
-    latency_bound_ms : float
-    reachable : tuple of (str, float)
-        Sites linked within the bound and their latency [ms], nearest first.
-    """
-
-    name: str
-    tokens_in: np.ndarray
-    tokens_out: np.ndarray
-    latency_bound_ms: float
-    reachable: tuple[tuple[str, float], ...]
-
-
-@dataclass(frozen=True)
-class SiteLink:
-    """A link between two sites: what moving a checkpoint over it costs."""
-
-    latency_ms: float
-    bandwidth_gbit_s: float
-    energy_kwh_per_gb: float
 
 
 @dataclass(frozen=True)
@@ -98,7 +74,9 @@ class Fleet:
         self.runs = {ts.job.job_id: ts for ts in runs}
         self.arrived_s = {ts.job.job_id: ts.job.release_slice * sites[0].inp.slice_s
                           for ts in runs}
-        self.routed_it_mwh = {name: 0.0 for name in self.sites}  # in the previous slice
+        # IT energy of requests of regions that reach several sites, in the previous slice
+        self.flexible_it_mwh = dict.fromkeys(self.sites, 0.0)
+        self.flexible = {r.name for r in regions if len(r.reachable) > 1}
         self.routing: list[tuple[int, str, str, float, float, float]] = []
         self.migrations: list[Migration] = []
         self.n, self.slice_s = sites[0].inp.n, sites[0].inp.slice_s
@@ -111,6 +89,7 @@ class Fleet:
             if k > 0:
                 yield env.timeout(0)  # the sites settle the slice that ended first
             view = self.view(k)
+            self.strategy.observe(view)
             routed = self.route(k, view)
             for job_id, dest in self.strategy.migrations(view):
                 env.process(self.migrate(self.runs[job_id], dest))
@@ -147,33 +126,33 @@ class Fleet:
         sites = {}
         for name, s in self.sites.items():
             prev = s.previous
-            used = 0.0
-            if prev is not None:  # the previous slice without the fleet's requests
-                used = prev.facility_mwh - (1.0 + s.nonit_per_it[k - 1]) * self.routed_it_mwh[name]
+            used = prev.facility_mwh if prev is not None else 0.0
+            flexible = ((1.0 + s.nonit_per_it[k - 1]) * self.flexible_it_mwh[name]
+                        if prev is not None else 0.0)
             held = sum(ts.job.gpus for ts in s.trains if ts.site == name
                        and ts.state in ("queued", "running", "releasing"))
             sites[name] = SiteView(name, s.pv_avail_mwh[k] + s.wind_avail_mwh[k] - used,
-                                   s.nonit_per_it[k], s.inp.training_pool_gpus - held,
+                                   flexible, s.nonit_per_it[k], s.inp.training_pool_gpus - held,
                                    s.inp.gpu)
-        return FleetView(k, sites, tuple(self.job_views(k)))
+        return FleetView(k, sites, tuple(self.job_views(k)),
+                         {name: s.observe(k) for name, s in self.sites.items()})
 
     def job_views(self, k: int):
         now = self.env.now
         for ts in self.runs.values():
-            if ts.moving or not ts.job.pausable or ts.state not in ("running", "paused"):
+            if ts.state in ("waiting", "done"):
                 continue
             s = self.sites[ts.site]
             dl = ts.job.deadline_slice
             costs = {}
             for other in self.sites:
                 link = self.links.get(frozenset((ts.site, other)))
-                if link is not None:
+                if link is not None and ts.job.pausable:
                     costs[other] = (ts.job.checkpoint_s + ts.job.restart_s
                                     + transfer_s(ts.job.checkpoint_gb, link.bandwidth_gbit_s))
-            if not costs:
-                continue
-            yield JobView(ts.job.job_id, ts.site, ts.state == "running", ts.job.gpus,
-                          s.running_it_mwh(ts.job),
+            yield JobView(ts.job.job_id, ts.site, "moving" if ts.moving else ts.state,
+                          ts.state in ("running", "releasing") and not ts.moving,
+                          ts.job.gpus, ts.remaining_s, s.running_it_mwh(ts.job),
                           (dl - k) * self.slice_s - ts.remaining_s if dl is not None
                           else float("inf"), costs, now - self.arrived_s[ts.job.job_id])
 
@@ -188,10 +167,11 @@ class Fleet:
         for region, name, tin, tout, latency in parts:
             inp = inputs[name]
             out[name].append(RoutedRequests(region, tin, tout))
-            it_mwh[name] += float(physics.host_energy_mwh(
-                gpu_energy_j(tin, tout, inp.interactive_energy), inp.gpu))
+            if region in self.flexible:
+                it_mwh[name] += float(physics.host_energy_mwh(
+                    gpu_energy_j(tin, tout, inp.interactive_energy), inp.gpu))
             self.routing.append((k, region, name, tin, tout, latency))
-        self.routed_it_mwh = it_mwh
+        self.flexible_it_mwh = it_mwh
         return out
 
 

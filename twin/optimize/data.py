@@ -34,6 +34,9 @@ class TrainingData:
         deadline or the run's end lies beyond; then ``required_tokens`` paces it).
     required_tokens : float
         Tokens it must train within the horizon [tokens].
+    remaining_tokens : float
+        Tokens it has left to train at the horizon start: it trains no more than these (the
+        engine stops it there) [tokens].
     tokens_per_slice : float
         Progress of a slice of running, net of periodic checkpoints [tokens].
     pause_tokens : float
@@ -62,6 +65,7 @@ class TrainingData:
     pausable: bool
     running_before_fraction: float = 0.0
     pause_hold_gpu_s: float = 0.0
+    remaining_tokens: float = float("inf")
 
 
 @dataclass
@@ -313,6 +317,7 @@ def _training_data(tj, inp: SiteInputs, start: int, n: int,
         job_id=tj.job_id, gpus=tj.gpus, release_slice=min(max(tj.release_slice - start, 0), n),
         deadline_slice=deadline,
         required_tokens=0.0 if outside else required,
+        remaining_tokens=max(remaining, 0.0),
         tokens_per_slice=per_slice,
         pause_tokens=(tj.checkpoint_s + tj.restart_s) * tj.tokens_per_s,
         it_mwh_per_slice=physics.training_extra_it_mwh(tj.gpus, dt_s, inp.gpu),

@@ -91,7 +91,8 @@ class DeferrableHandle:
 @dataclass(frozen=True)
 class TrainingHandle:
     """Per training job ``j`` and slice ``t``: running and pausing shares [fraction], tokens
-    short at the deadline and tokens required [tokens]; the GPU rows [GPU-s]."""
+    short at the deadline, tokens required and the most it may train [tokens], with their
+    rows; the GPU rows [GPU-s]."""
 
     jobs: pyo.Set
     run_fraction: pyo.Var
@@ -101,18 +102,25 @@ class TrainingHandle:
     required_tokens: pyo.Var
     progress: pyo.Constraint
     gpus: pyo.Constraint
+    remaining_tokens: pyo.Var | None = None
+    progress_cap: pyo.Constraint | None = None
 
     def token_columns(self) -> tuple[pyo.Var, ...]:
-        return (self.short_tokens, self.required_tokens)
+        return (self.short_tokens, self.required_tokens, self.remaining_tokens)
+
+    def token_rows(self) -> tuple[pyo.Constraint, ...]:
+        return (self.progress, self.progress_cap)
 
 
 @dataclass(frozen=True)
 class BalanceHandle:
-    """IT energy per slice and its data column of base IT energy [MWh]; the bus rows."""
+    """IT energy per slice and its data column of base IT energy [MWh]; the bus rows and the
+    rows that define IT energy."""
 
     it_mwh: pyo.Var
     it_base_mwh: pyo.Var
     balance: pyo.Constraint
+    it_energy: pyo.Constraint | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ changes bounds, costs and coefficients in place and never rebuilds the model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pyomo.environ as pyo
 
@@ -72,6 +75,15 @@ GTI_EXPORT_COST = 1.0
 GREEN_WEIGHTS = (1.0, 0.95, 1e-5)
 
 OBJECTIVES = ("cost", "gti")
+
+
+@dataclass(frozen=True)
+class ExtraLoad:
+    """Load a fleet places at a site beyond its own: per slice ``t``, IT energy ``it_mwh(t)``
+    [MWh] and GPU time ``gpu_s(t)`` [GPU-s], as expressions of the fleet's variables."""
+
+    it_mwh: Callable[[int], object]
+    gpu_s: Callable[[int], object]
 
 
 def _bounds(values):
@@ -159,6 +171,17 @@ def training_run_bounds(tj: TrainingData, n: int, real_n: int | None = None
     lo = np.where(released & (t < tj.deadline_slice) & (not tj.pausable), 1.0, 0.0)
     hi = np.where(released & (t < (n if real_n is None else real_n)), 1.0, 0.0)
     return lo, hi
+
+
+def _fixed(value: float) -> tuple[float | None, float | None]:
+    """Bounds that fix a data column to ``value``; free where it is infinite (no limit)."""
+    return (value, value) if np.isfinite(value) else (None, None)
+
+
+def progress_cap_tokens(tj: TrainingData) -> float:
+    """The most progress a plan may give a training job: what it has left, plus one slice
+    (its last slice may end part way) [tokens]."""
+    return tj.remaining_tokens + tj.tokens_per_slice
 
 
 def _add_content(m: pyo.ConcreteModel, d: HorizonData, soc_init, floor, ceiling
@@ -260,9 +283,12 @@ def add_deferrable_constraints(m: pyo.ConcreteModel, d: HorizonData) -> Deferrab
 
 
 def add_training_constraints(m: pyo.ConcreteModel, d: HorizonData,
-                             deferrable: DeferrableHandle) -> TrainingHandle:
+                             deferrable: DeferrableHandle,
+                             extra_gpu_s: Callable[[int], object] | None = None
+                             ) -> TrainingHandle:
     """Running share of each slice per training job, pauses and progress, within the
-    training pool and, with batch work, within the GPU time left free."""
+    training pool and, with batch work, within the GPU time left free (less ``extra_gpu_s(t)``,
+    GPU time a fleet routes to the site [GPU-s])."""
     jobs = list(range(len(d.training)))
     m.J = pyo.Set(initialize=jobs, ordered=True)
 
@@ -289,6 +315,13 @@ def add_training_constraints(m: pyo.ConcreteModel, d: HorizonData,
                     for t in due) + m.train_short_tokens[j] >= m.required_tokens[j])
 
     m.progress = pyo.Constraint(m.J, rule=progress)
+    # and no more than it has left (one slice over: the engine's last slice may end part way,
+    # so a plan rounded to whole slices may run it into one more)
+    m.remaining_tokens = pyo.Var(m.J, bounds=lambda m, j: _fixed(
+        progress_cap_tokens(d.training[j])))
+    m.progress_cap = pyo.Constraint(m.J, rule=lambda m, j: sum(
+        d.training[j].tokens_per_slice * run[j, t] - d.training[j].pause_tokens * pause[j, t]
+        for t in m.T) <= m.remaining_tokens[j])
     m.training_pool = pyo.Constraint(
         m.T, rule=lambda m, t: sum(d.training[j].gpus * run[j, t] for j in m.J)
         <= d.training_pool_gpus if jobs else pyo.Constraint.Skip)
@@ -296,16 +329,21 @@ def add_training_constraints(m: pyo.ConcreteModel, d: HorizonData,
     m.gpus = pyo.Constraint(m.T, rule=lambda m, t: deferrable.batch_gpu_s[t] + sum(
         d.training[j].gpu_s_per_slice * run[j, t]
         + d.training[j].pause_hold_gpu_s * pause[j, t] for j in m.J)
+        + (extra_gpu_s(t) if extra_gpu_s is not None else 0.0)
         <= deferrable.free_gpu_s[t])
     return TrainingHandle(m.J, run, pause, m.train_short_tokens, m.running_before_fraction,
-                          m.required_tokens, m.progress, m.gpus)
+                          m.required_tokens, m.progress, m.gpus, m.remaining_tokens,
+                          m.progress_cap)
 
 
 def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: SupplyHandle,
                             storage: StorageHandle, deferrable: DeferrableHandle,
-                            training: TrainingHandle) -> BalanceHandle:
+                            training: TrainingHandle,
+                            extra_it_mwh: Callable[[int], object] | None = None
+                            ) -> BalanceHandle:
     """IT energy of the placed work and the bus balance [MWh] (spec section 1):
-    ``it_t = it_base_t + batch_mwh_per_gpu_s * batch_t + sum_j it_j * run_jt`` and
+    ``it_t = it_base_t + batch_mwh_per_gpu_s * batch_t + sum_j it_j * run_jt (+ extra_it_mwh(t),
+    what a fleet routes or moves to the site)`` and
     ``pv + wind + import + discharge + unserved = (1 + nonit_per_it) it + charge + export``."""
     m.it_mwh = pyo.Var(m.T, bounds=(0.0, None))
     it_base = data_var(m, "it_base_mwh", d.it_base_mwh)
@@ -313,14 +351,15 @@ def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: Supply
     m.it_energy = pyo.Constraint(m.T, rule=lambda m, t: m.it_mwh[t] == it_base[t]
                                  + d.batch_mwh_per_gpu_s * deferrable.batch_gpu_s[t]
                                  + sum(d.training[j].it_mwh_per_slice * run[j, t]
-                                       for j in training.jobs))
+                                       for j in training.jobs)
+                                 + (extra_it_mwh(t) if extra_it_mwh is not None else 0.0))
     load = 1.0 + d.nonit_per_it
     s, st = supply, storage
     m.balance = pyo.Constraint(m.T, rule=lambda m, t: s.pv_mwh[t] + s.wind_mwh[t]
                                + s.import_mwh[t] + st.discharge_mwh[t] + s.unserved_mwh[t]
                                == float(load[t]) * m.it_mwh[t] + st.charge_mwh[t]
                                + s.export_mwh[t])
-    return BalanceHandle(m.it_mwh, it_base, m.balance)
+    return BalanceHandle(m.it_mwh, it_base, m.balance, m.it_energy)
 
 
 def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: SupplyHandle,
@@ -440,6 +479,11 @@ def shortfall_mwh(d: HorizonData, h: DispatchModel, weights: np.ndarray | None =
 
 def add_objective(h: DispatchModel, d: HorizonData, objective: str) -> None:
     """``cost``: import cost - export revenue; ``gti``: green IT energy, cost breaking ties."""
+    h.model.objective = pyo.Objective(expr=objective_expr(h, d, objective), sense=pyo.minimize)
+
+
+def objective_expr(h: DispatchModel, d: HorizonData, objective: str):
+    """The objective of one site's families, to minimise (a fleet adds its sites')."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective = {objective!r}: must be one of {list(OBJECTIVES)}")
     m, s, st, g = h.model, h.supply, h.storage, h.green
@@ -454,11 +498,26 @@ def add_objective(h: DispatchModel, d: HorizonData, objective: str) -> None:
         expr = (-sum(w_it * g.it_mwh[t] + w_nonit * g.nonit_mwh[t]
                      + w_charge * g.charge_mwh[t] for t in m.T)
                 + SECONDARY_WEIGHT * cost
-                + GTI_EXPORT_COST * sum(s.export_mwh[t] for t in m.T))
+                + GTI_EXPORT_COST * sum(s.export_mwh[t] for t in m.T)
+                + pause_value(h, d))
     if st.end_short_mwh is not None:  # content short of a window's end level, valued per MWh
         expr = expr + terminal_value(d, objective) * st.end_short_mwh
-    m.objective = pyo.Objective(expr=expr + throughput + PENALTY * shortfall_mwh(d, h),
-                                sense=pyo.minimize)
+    return expr + throughput + PENALTY * shortfall_mwh(d, h)
+
+
+def pause_value(h: DispatchModel, d: HorizonData):
+    """``gti``: what a training pause costs, in MWh of green. A pause loses progress that
+    running must make up; the green objective does not see that IT energy as a cost (green
+    running only adds to it), so without a price a plan could write down pauses it does not
+    take, to run a job past its end (:func:`add_training_constraints` caps net progress) on
+    green it does not need. Each pause is valued at the facility energy of the slices its
+    lost progress takes, at the weight of green IT energy, which no green use of them
+    exceeds."""
+    t_ = h.training
+    load = 1.0 + float(np.max(d.nonit_per_it, initial=0.0))
+    return sum(GREEN_WEIGHTS[0] * load * tj.pause_tokens / tj.tokens_per_slice
+               * tj.it_mwh_per_slice * t_.pause_fraction[j, t]
+               for j, tj in enumerate(d.training) for t in h.model.T)
 
 
 def add_dispatch_families(m: pyo.ConcreteModel, d: HorizonData,
@@ -466,18 +525,21 @@ def add_dispatch_families(m: pyo.ConcreteModel, d: HorizonData,
                           pv_mw_per_mw: np.ndarray | None = None,
                           wind_mw_per_mw: np.ndarray | None = None,
                           sized_storage: SizedStorage | None = None,
-                          linked_storage=None) -> tuple[SupplyHandle, StorageHandle,
-                                                        DeferrableHandle, TrainingHandle,
-                                                        BalanceHandle]:
+                          linked_storage=None, extra: ExtraLoad | None = None
+                          ) -> tuple[SupplyHandle, StorageHandle, DeferrableHandle,
+                                     TrainingHandle, BalanceHandle]:
     """Supply, storage, deferrable work, training and the balance: the families every
     dispatch and sizing LP has (sizing passes capacities; ``linked_storage(m, d)`` replaces
-    the chronological storage family, as typical days do)."""
+    the chronological storage family, as typical days do; a fleet passes the load it routes
+    to the site as ``extra``)."""
     supply = add_supply_variables(m, d, sized_supply, pv_mw_per_mw, wind_mw_per_mw)
     storage = (linked_storage(m, d) if linked_storage is not None
                else add_storage_constraints(m, d, sized_storage))
     deferrable = add_deferrable_constraints(m, d)
-    training = add_training_constraints(m, d, deferrable)
-    balance = add_balance_constraints(m, d, supply, storage, deferrable, training)
+    training = add_training_constraints(m, d, deferrable,
+                                        extra.gpu_s if extra is not None else None)
+    balance = add_balance_constraints(m, d, supply, storage, deferrable, training,
+                                      extra.it_mwh if extra is not None else None)
     return supply, storage, deferrable, training, balance
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gti_core.meters import ENERGY_COLUMNS
 from gti_core.score import AccountingParams, score_site
 from models import site as physics
 from twin.inputs import SiteInputs
@@ -148,25 +147,23 @@ def infeasibilities(v: PlanValues, d: HorizonData, index: pd.DatetimeIndex,
 def meters_of_plan(v: PlanValues, d: HorizonData, inp: SiteInputs, start: int) -> pd.DataFrame:
     """The plan's flows as a meter table (spec section 1)."""
     sl = slice(start, start + d.n)
-    it = v.it_mwh
+    # the LP's flows hold their bounds to solver tolerance: a flow a hair below zero is zero
+    pv, wind, charge, discharge, it = (np.maximum(a, 0.0) for a in (
+        v.pv_mwh, v.wind_mwh, v.charge_mwh, v.discharge_mwh, v.it_mwh))
     cooling, aux = physics.non_it_mwh(it, inp.cooling_fraction[sl], inp.aux_fraction)
     facility = it + cooling + aux
     # one meter cannot import and export at once, and the LP's balance holds to solver
     # tolerance: the grid meters are the net exchange that closes the balance exactly
-    imp, exp = physics.net_exchange_mwh(v.pv_mwh, v.wind_mwh, v.discharge_mwh, facility,
-                                        v.charge_mwh)
-    frame = pd.DataFrame({
+    imp, exp = physics.net_exchange_mwh(pv, wind, discharge, facility, charge)
+    return pd.DataFrame({
         "time": inp.index[sl], "site": inp.name, "grid_share": inp.grid_share[sl],
-        "pv_mwh": v.pv_mwh, "wind_mwh": v.wind_mwh,
-        "curtailed_mwh": np.maximum(d.pv_avail_mwh - v.pv_mwh, 0.0)
-        + np.maximum(d.wind_avail_mwh - v.wind_mwh, 0.0),
+        "pv_mwh": pv, "wind_mwh": wind,
+        "curtailed_mwh": np.maximum(d.pv_avail_mwh - pv, 0.0)
+        + np.maximum(d.wind_avail_mwh - wind, 0.0),
         "grid_import_mwh": imp, "grid_export_mwh": exp,
-        "bess_charge_mwh": v.charge_mwh, "bess_discharge_mwh": v.discharge_mwh,
+        "bess_charge_mwh": charge, "bess_discharge_mwh": discharge,
         "it_mwh": it, "cooling_mwh": cooling, "aux_mwh": aux, "facility_mwh": facility,
     })
-    for col in ENERGY_COLUMNS:
-        frame[col] = np.maximum(frame[col].to_numpy(dtype=float), 0.0)
-    return frame
 
 
 def discharge_green_share(meters: pd.DataFrame, params: AccountingParams) -> tuple[

@@ -218,7 +218,7 @@ class SizingModel:
         if self.periodic_batch is not None:
             gpu_s_rows.append(self.periodic_batch)
         rows = ComponentMap((r, GPU_S_UNIT) for r in gpu_s_rows)
-        rows[h.training.progress] = TOKEN_UNIT
+        rows.update((r, TOKEN_UNIT) for r in h.training.token_rows())
         cols = ComponentMap((c, GPU_S_UNIT) for c in h.deferrable.gpu_s_columns())
         cols.update((c, TOKEN_UNIT) for c in h.training.token_columns())
         return Scaling(columns=cols, rows=rows)

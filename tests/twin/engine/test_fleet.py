@@ -15,7 +15,7 @@ from models.workloads import TrainingJob
 from tests.conftest import SCENARIOS
 from tests.tolerances import HAND_ATOL, HAND_REL
 from twin.dispatch import make_strategy
-from twin.dispatch.fleet import FleetView
+from twin.dispatch.fleet import FleetRule, FleetView
 from twin.engine import SiteLink, simulate_fleet
 from twin.engine.fleet import RegionDemand, route_slice
 from twin.inputs import interactive_tokens
@@ -25,11 +25,10 @@ from .test_engine import tiny_site
 GB, GBIT_S, KWH_PER_GB = 450.0, 2.0, 0.01
 
 
-class MoveAtSlice:
+class MoveAtSlice(FleetRule):
     """A scripted fleet strategy: moves one job at one slice, routes to the nearest."""
 
     name = "scripted"
-    routes_ahead = True
 
     def __init__(self, job_id: str, dest: str, k: int):
         self.job_id, self.dest, self.k = job_id, dest, k
@@ -140,7 +139,7 @@ def _two_sites(days: int = 7) -> dict:
     return raw
 
 
-@pytest.mark.parametrize("strategy", ["greedy", "oracle"])
+@pytest.mark.parametrize("strategy", ["greedy", "oracle", "mpc"])
 def test_fleet_without_links_runs_like_its_sites_alone(strategy):
     from twin.run import simulate
     from twin.scenario import from_dict
@@ -157,7 +156,8 @@ def east_west():
     from twin.run import simulate
     from twin.scenario import load
     scn = load(SCENARIOS / "east_west.yaml")
-    return scn, {name: simulate(scn, name) for name in ("no_control", "greedy")}
+    return scn, {name: simulate(scn, name) for name in ("no_control", "greedy", "mpc",
+                                                        "oracle")}
 
 
 def test_east_west_tokens_conserved_per_region_and_slice(east_west):
@@ -191,6 +191,26 @@ def test_east_west_greedy_moves_work_west_and_raises_fleet_gti(east_west):
     assert greedy["fleet"]["migrations"] >= 1
     assert greedy["fleet"]["regions"]["east_api"]["share_served_away_from_nearest"] > 0.5
     assert greedy["fleet"]["regions"]["east_chat"]["share_served_away_from_nearest"] == 0.0
+
+
+def test_east_west_fleet_optimizers_plan_routing_and_training_as_one_lp(east_west):
+    _, runs = east_west
+    base = runs["no_control"].summary
+    oracle, mpc = runs["oracle"].summary, runs["mpc"].summary
+    assert oracle["fleet"]["strategy"] == "fleet_oracle"
+    assert mpc["fleet"]["strategy"] == "fleet_mpc"
+    for s in (oracle, mpc):
+        assert s["gti"]["gti_slice"] > base["gti"]["gti_slice"] + 0.1
+        assert s["kpis"]["cost_total"] < base["kpis"]["cost_total"]
+        assert s["kpis"]["deadline_misses"] == 0  # the oracle meets every one, so must mpc
+        assert s["fleet"]["regions"]["east_chat"]["share_served_away_from_nearest"] == 0.0
+        assert s["fleet"]["regions"]["east_api"]["share_served_away_from_nearest"] > 0.9
+        for region in s["fleet"]["regions"].values():
+            assert region["tokens_out_beyond_bound"] == 0.0
+    # the oracle is the bound on its objective (cost); the plan's flows and the engine's agree
+    assert oracle["kpis"]["cost_total"] <= mpc["kpis"]["cost_total"] + 1.0
+    plan = oracle["fleet"]["plan"]["plan_gti_slice_gti_core"]
+    assert oracle["gti"]["gti_slice"] == pytest.approx(plan, abs=0.01)
 
 
 def test_migrated_job_is_one_task_with_the_energy_weighted_ratio(east_west):
@@ -235,3 +255,21 @@ def test_fleet_scenario_errors_name_the_field():
         with pytest.raises(ScenarioError, match=re.escape(message)):
             from_dict(bad, SCENARIOS)
 
+
+
+def test_verify_recomputes_every_cross_site_task_and_catches_an_edit(east_west, tmp_path):
+    from twin.cli import run_files
+    from twin.results import write_run
+    from twin.verify import verify_run
+    scn, runs = east_west
+    run = runs["greedy"]
+    out = write_run(tmp_path / "run", run.summary, run.meters, files=run_files(scn, run),
+                    **run.tables())
+    assert verify_run(out) == []
+    # move a slice of the migrated job's energy from the west to the east: R_task changes
+    job = run.summary["fleet"]["migrated_jobs"][0]
+    te = pd.read_parquet(out / "task_energy.parquet")
+    i = te.index[(te["task_id"] == job) & (te["site"] == "west")][0]
+    te.loc[i, "site"] = "east"
+    te.to_parquet(out / "task_energy.parquet", index=False)
+    assert [p[1] for p in verify_run(out) if p[0] == "r_task"] == [job]
