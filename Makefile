@@ -36,7 +36,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/optimizer.py
 	$(BIN)/python benchmarks/sizing.py
 	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/fleet_oracle.py
 	$(BIN)/aidc-twin bench --suite standard --out benchmarks/results/bench-standard
+	$(BIN)/aidc-twin bench --suite east_west --out benchmarks/results/bench-east_west
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

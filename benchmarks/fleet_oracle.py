@@ -41,7 +41,7 @@ def four_sites(raw: dict) -> dict:
         twin = copy.deepcopy(site)
         twin["name"] = site["name"] + "2"
         for job in twin["workload"].get("training", []):
-            job["tokens"] = job["tokens"] * 0.8
+            job["tokens"] = float(job["tokens"]) * 0.8
         twin["workload"]["interactive"]["seed"] = seed
         out["sites"].append(twin)
     names = [s["name"] for s in out["sites"]]

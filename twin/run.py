@@ -127,13 +127,15 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     t1 = time.perf_counter()
     strategies = [make_strategy(name, strategy_options(scn, p, objective, gti_target))
                   for p in params]
-    fleet_block, routing = None, None
+    fleet_block, routing, fleet_decide_s = None, None, 0.0
     if scn.fleet is None:
         runs = simulate_sites(list(zip(inputs, strategies, strict=True)))
     else:
         fleet_rule = fleet_strategy(scn, name, strategy_options(scn, params[0], objective,
                                                                 gti_target))
+        t_plan = time.perf_counter()
         fleet_rule.prepare(FleetInputs(inputs, regions, links, params))
+        t_plan = time.perf_counter() - t_plan
         strategies = [fleet_rule.site_strategy(inp.name, st)
                       for inp, st in zip(inputs, strategies, strict=True)]
         planned = (served_inputs(inputs, nearest_routing(inputs, regions))
@@ -144,6 +146,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         check_routing(routing, regions, inputs[0].index)
         inputs = served_inputs(inputs, routing)
         fleet_block = fleet_summary(fleet, routing, regions, fleet_rule, inputs[0].index[0])
+        fleet_decide_s = t_plan + fleet.decide_s
         plan = fleet_rule.report()
         if plan:
             fleet_block["plan"] = plan
@@ -168,6 +171,8 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     t3 = time.perf_counter()
     timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "power_flow_s": t_net - t2,
                "score_s": t3 - t_net}
+    if scn.fleet is not None:
+        timings["fleet_decide_s"] = fleet_decide_s
     summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
     summary["objective"] = objective or scn.optimizer.objective
     if fleet_block is not None:
@@ -261,7 +266,8 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
     energy = sum(inp.battery.energy_mwh for inp in inputs if inp.battery)
     kpis["bess_equivalent_full_cycles"] = (kpis["bess_discharge_mwh"] / energy if energy
                                            else 0.0)
-    decide_s = sum(r.decide_s for r in runs)
+    # the sites' strategies, and a fleet strategy's planning, routing and migrations
+    decide_s = sum(r.decide_s for r in runs) + timings.get("fleet_decide_s", 0.0)
     timings = {**timings, "decide_s": decide_s,
                "decision_ms_per_slice": 1000.0 * decide_s / sum(inp.n for inp in inputs)}
     return {

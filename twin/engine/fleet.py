@@ -14,6 +14,7 @@ stays one task with energy at every site it ran at.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import simpy
@@ -80,6 +81,7 @@ class Fleet:
         self.routing: list[tuple[int, str, str, float, float, float]] = []
         self.migrations: list[Migration] = []
         self.n, self.slice_s = sites[0].inp.n, sites[0].inp.slice_s
+        self.decide_s = 0.0  # wall time of the fleet strategy's calls (routing included) [s]
         self.process = env.process(self.dispatch())
 
     # --- the process -----------------------------------------------------------------------
@@ -89,9 +91,12 @@ class Fleet:
             if k > 0:
                 yield env.timeout(0)  # the sites settle the slice that ended first
             view = self.view(k)
+            t0 = time.perf_counter()
             self.strategy.observe(view)
             routed = self.route(k, view)
-            for job_id, dest in self.strategy.migrations(view):
+            moves = self.strategy.migrations(view)
+            self.decide_s += time.perf_counter() - t0
+            for job_id, dest in moves:
                 env.process(self.migrate(self.runs[job_id], dest))
             for name, site in self.sites.items():
                 yield site.demand.put(Demand(k, tuple(site.releases.get(k, ())),
