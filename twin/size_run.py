@@ -96,6 +96,11 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     """
     if method not in ("slice", "aggregate"):
         raise ScenarioError(f"--method = {method!r}: must be slice or aggregate")
+    if scn.fleet is not None:  # a site sized alone would lose the requests routed to it
+        raise ScenarioError("fleet: sizing plans one site alone, and a fleet routes requests "
+                            "and moves work between its sites; size a copy of the site "
+                            "without the fleet block, with the requests it serves as its own "
+                            "workload.interactive")
     at = _scenario_at(scn, site, resolution_min, horizon_days)
     inp = build_site_inputs(at, 0)
     # the sized store starts grey and fills with green: every discharge draws the green pool

@@ -273,3 +273,14 @@ def test_verify_recomputes_every_cross_site_task_and_catches_an_edit(east_west, 
     te.loc[i, "site"] = "east"
     te.to_parquet(out / "task_energy.parquet", index=False)
     assert [p[1] for p in verify_run(out) if p[0] == "r_task"] == [job]
+
+
+def test_sizing_a_fleet_site_is_refused_with_a_line_that_says_why(tmp_path):
+    # sized alone, a fleet site would lose the requests the router sends it: refused before
+    # any work, nothing written
+    from tests.twin.test_cli import aidc
+    r = aidc("size", SCENARIOS / "east_west.yaml", "--out", tmp_path / "size")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "fleet: sizing plans" in lines[0]
+    assert not (tmp_path / "size").exists()
