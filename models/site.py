@@ -69,6 +69,13 @@ def busy_gpu_s(gpu_energy_j, gpu: GPUType):
     return gpu_energy_j / gpu.serving_w
 
 
+def request_load(gpu_energy_j, gpu: GPUType):
+    """What requests of a given GPU energy bring to a site: the GPU-seconds they occupy [s] and
+    their IT energy over leaving those GPUs idle [MWh] (a fleet routes them there)."""
+    busy = busy_gpu_s(gpu_energy_j, gpu)
+    return busy, it_energy_mwh(gpu_energy_j, -busy, gpu)
+
+
 def serving_energy_j(gpu_s, gpu: GPUType):
     """GPU energy of ``gpu_s`` GPU-seconds of inference (interactive or batch) [J]."""
     return gpu_s * gpu.serving_w

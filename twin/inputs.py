@@ -87,6 +87,11 @@ class SiteInputs:
         """GPU-seconds interactive inference occupies in each slice [s]."""
         return physics.busy_gpu_s(self.interactive_gpu_energy_j, self.gpu)
 
+    @property
+    def interactive_capacity_gpu_s(self) -> float:
+        """GPU-seconds per slice beside the training pool, for interactive requests [s]."""
+        return (self.gpus - self.training_pool_gpus) * self.slice_s
+
     @cached_property
     def training_pool_gpus(self) -> int:
         """GPUs training may hold: ``pool_gpus``, or those left beside interactive inference's

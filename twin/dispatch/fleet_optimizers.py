@@ -51,9 +51,27 @@ def _setpoints(k: int, batch, charge, discharge, run: dict) -> Setpoints:
     return Setpoints(float(batch[k]), float(charge[k]), float(discharge[k]), pause)
 
 
-def _next_site(where: list[str], k: int) -> str:
-    """The site a job runs at next from slice ``k`` ('' if it does not run again)."""
-    return next((site for site in where[k:] if site), "")
+def _planned_order(share: dict, region: str, reachable: tuple[tuple[str, float], ...],
+                   i: int) -> list[tuple[str, float]]:
+    """A region's reachable sites with the plan's shares in slice ``i`` of the plan, largest
+    first."""
+    planned = [(site, float(share[(region, site)][i])) for site, _ in reachable]
+    return sorted(planned, key=lambda p: -p[1])
+
+
+def _planned_moves(view: FleetView, location: dict[str, list[str]], i: int
+                   ) -> list[tuple[str, str]]:
+    """A movable job that runs or pauses moves when the next slice the plan runs it in (from
+    slice ``i`` of the plan) is at another site."""
+    moves = []
+    for job in view.jobs:
+        where = location.get(job.job_id)
+        if where is None or not job.move_cost_s or job.state not in ("running", "paused"):
+            continue
+        nxt = next((site for site in where[i:] if site), "")
+        if nxt and nxt != job.site:
+            moves.append((job.job_id, nxt))
+    return moves
 
 
 class FleetOracle(FleetRule):
@@ -79,21 +97,10 @@ class FleetOracle(FleetRule):
 
     def route(self, view: FleetView, region: str, reachable: tuple[tuple[str, float], ...]
               ) -> list[tuple[str, float]]:
-        k, share = view.slice_index, self.plan.route_share
-        planned = [(site, float(share[(region, site)][k])) for site, _ in reachable]
-        return sorted(planned, key=lambda p: -p[1])
+        return _planned_order(self.plan.route_share, region, reachable, view.slice_index)
 
     def migrations(self, view: FleetView) -> list[tuple[str, str]]:
-        """A job moves when the next slice the plan runs it in is at another site."""
-        k, moves = view.slice_index, []
-        for job in view.jobs:
-            where = self.plan.location.get(job.job_id)
-            if where is None:
-                continue
-            nxt = _next_site(where, k)
-            if nxt and nxt != job.site and job.state in ("running", "paused"):
-                moves.append((job.job_id, nxt))
-        return moves
+        return _planned_moves(view, self.plan.location, view.slice_index)
 
     def report(self) -> dict:
         p = self.plan
@@ -160,21 +167,11 @@ class FleetMPC(FleetRule):
 
     def route(self, view: FleetView, region: str, reachable: tuple[tuple[str, float], ...]
               ) -> list[tuple[str, float]]:
-        i = view.slice_index - self.plan.start
-        share = self.plan.route_share
-        return sorted(((site, float(share[(region, site)][i])) for site, _ in reachable),
-                      key=lambda p: -p[1])
+        return _planned_order(self.plan.route_share, region, reachable,
+                              view.slice_index - self.plan.start)
 
     def migrations(self, view: FleetView) -> list[tuple[str, str]]:
-        i, moves = view.slice_index - self.plan.start, []
-        for job in view.jobs:
-            where = self.plan.location.get(job.job_id)
-            if where is None or not job.move_cost_s or job.state not in ("running", "paused"):
-                continue
-            nxt = _next_site(where, i)
-            if nxt and nxt != job.site:
-                moves.append((job.job_id, nxt))
-        return moves
+        return _planned_moves(view, self.plan.location, view.slice_index - self.plan.start)
 
     def report(self) -> dict:
         ms = np.asarray(self.solve_ms)

@@ -197,7 +197,7 @@ def route_slice(k: int, regions: list[RegionDemand], orders: list[list[tuple[str
     SimulationError
         Requests are left that no site within the region's bound can serve.
     """
-    room = {name: (inp.gpus - inp.training_pool_gpus) * inp.slice_s - own_busy_gpu_s[name]
+    room = {name: inp.interactive_capacity_gpu_s - own_busy_gpu_s[name]
             for name, inp in inputs.items()}
     parts = []
     for r, order in zip(regions, orders, strict=True):

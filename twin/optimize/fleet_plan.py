@@ -88,31 +88,40 @@ def fleet_data(inputs: list[SiteInputs], regions: list[RegionDemand],
         sites.append(d)
     jobs = []
     for tj, h, where in movable:
-        local = tuple(next(i for i, td in enumerate(sites[s].training) if td.job_id == tj.job_id)
-                      for s in where)
-        required = sites[h].training[local[0]].required_tokens
-        cap = progress_cap_tokens(sites[h].training[local[0]])
-        for s, i in zip(where, local, strict=True):  # the fleet's progress row requires it
-            sites[s].training[i] = dataclasses.replace(
-                sites[s].training[i], required_tokens=0.0,
-                running_before_fraction=sites[s].training[i].running_before_fraction
-                if s == h else 0.0)
+        local, required, cap = fleet_progress(sites, tj.job_id, where, h)
         tokens, mwh = move_costs(tj, h, where, inputs, links)
         jobs.append(MovableJob(tj.job_id, h, tuple(where), local, required, cap, tokens, mwh))
-    regs = []
-    for r in regions:
-        reach = tuple(index[name] for name, _ in r.reachable)
-        it, busy = [], []
-        for s in reach:
-            inp = inputs[s]
-            j = gpu_energy_j(r.tokens_in, r.tokens_out, inp.interactive_energy)
-            b = physics.busy_gpu_s(j, inp.gpu)
-            it.append(physics.it_energy_mwh(j, -b, inp.gpu))  # over leaving those GPUs idle
-            busy.append(b)
-        regs.append(RegionData(r.name, reach, np.array(it), np.array(busy)))
-    room = [(inp.gpus - inp.training_pool_gpus) * inp.slice_s - inp.interactive_busy_gpu_s
-            for inp in inputs]
+    regs = [region_data(r, inputs, index, r.tokens_in, r.tokens_out) for r in regions]
+    room = [inp.interactive_capacity_gpu_s - inp.interactive_busy_gpu_s for inp in inputs]
     return FleetData([inp.name for inp in inputs], sites, regs, jobs, room)
+
+
+def fleet_progress(sites: list, job_id: str, where: list[int], at: int
+                   ) -> tuple[tuple[int, ...], float, float]:
+    """Hand a movable job's progress to the fleet: its index in each of its sites' training
+    families, and the tokens it must train and may train, taken from the site it is ``at``.
+    Every site's own row then requires nothing, and the job runs (and may not pause) only
+    where it is; ``sites``' training data is changed in place."""
+    local = tuple(next(i for i, td in enumerate(sites[s].training) if td.job_id == job_id)
+                  for s in where)
+    here = sites[at].training[local[where.index(at)]]
+    for s, i in zip(where, local, strict=True):  # the fleet's progress row requires it
+        td = sites[s].training[i]
+        sites[s].training[i] = dataclasses.replace(
+            td, required_tokens=0.0, pausable=td.pausable if s == at else True,
+            running_before_fraction=td.running_before_fraction if s == at else 0.0)
+    return local, here.required_tokens, progress_cap_tokens(here)
+
+
+def region_data(r: RegionDemand, inputs: list[SiteInputs], index: dict[str, int],
+                tokens_in: np.ndarray, tokens_out: np.ndarray) -> RegionData:
+    """A region's requests (``tokens_in``, ``tokens_out`` per slice) at each site it reaches:
+    GPU time and IT energy over idle (:func:`models.site.request_load`)."""
+    reach = tuple(index[name] for name, _ in r.reachable)
+    busy, it = zip(*(physics.request_load(gpu_energy_j(tokens_in, tokens_out,
+                                                       inputs[s].interactive_energy),
+                                          inputs[s].gpu) for s in reach), strict=True)
+    return RegionData(r.name, reach, np.array(it), np.array(busy))
 
 
 def move_costs(tj, at: int, where: list[int], inputs: list[SiteInputs],

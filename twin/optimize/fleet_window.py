@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models import site as physics
-from models.tokens import gpu_energy_j
 from twin.dispatch.base import Observation
 from twin.dispatch.fleet import FleetInputs, JobView
 from twin.inputs import SiteInputs
@@ -30,9 +28,9 @@ from twin.optimize.fleet_model import (
     RegionData,
     build_fleet_model,
 )
-from twin.optimize.fleet_plan import move_costs, placed_jobs
+from twin.optimize.fleet_plan import fleet_progress, move_costs, placed_jobs, region_data
 from twin.optimize.highs import CompiledLP
-from twin.optimize.model import PENALTY, progress_cap_tokens
+from twin.optimize.model import PENALTY
 from twin.optimize.plan import PlanValues, plan_values
 
 
@@ -119,8 +117,8 @@ class FleetWindow:
             own = np.zeros(nw)
             part = inp.interactive_busy_gpu_s[k:k + nw]
             own[:len(part)] = part
-            beside = (inp.gpus - inp.training_pool_gpus) * inp.slice_s
-            room.append(np.where(np.arange(nw) < self.n - k, beside - own, 0.0))
+            room.append(np.where(np.arange(nw) < self.n - k,
+                                 inp.interactive_capacity_gpu_s - own, 0.0))
         return FleetData([inp.name for inp in fl.inputs], sites, regions, jobs, room)
 
     def _locations(self, state: FleetState | None) -> dict[str, int]:
@@ -153,15 +151,7 @@ class FleetWindow:
         out = []
         for tj, h, sites_of in self.movable:
             at = where[tj.job_id]
-            local = tuple(next(i for i, td in enumerate(sites[s].training)
-                               if td.job_id == tj.job_id) for s in sites_of)
-            here = sites[at].training[local[sites_of.index(at)]]
-            required, cap = here.required_tokens, progress_cap_tokens(here)
-            for s, i in zip(sites_of, local, strict=True):
-                td = sites[s].training[i]
-                sites[s].training[i] = dataclasses.replace(
-                    td, required_tokens=0.0, pausable=td.pausable if s == at else True,
-                    running_before_fraction=td.running_before_fraction if s == at else 0.0)
+            local, required, cap = fleet_progress(sites, tj.job_id, sites_of, at)
             tokens, mwh = move_costs(tj, at, sites_of, self.fleet.inputs, self.fleet.links)
             if model_shape:  # every coefficient present when the model is built
                 tokens = {s: 1.0 for s in sites_of}
@@ -177,18 +167,11 @@ class FleetWindow:
             tin, tout = np.zeros(nw), np.zeros(nw)
             part = slice(k, min(k + nw, self.n))
             tin[:part.stop - k], tout[:part.stop - k] = r.tokens_in[part], r.tokens_out[part]
-            reach = tuple(index[name] for name, _ in r.reachable)
-            it, busy = [], []
-            for s in reach:
-                inp = self.fleet.inputs[s]
-                j = gpu_energy_j(tin, tout, inp.interactive_energy)
-                b = physics.busy_gpu_s(j, inp.gpu)
-                it.append(physics.it_energy_mwh(j, -b, inp.gpu))
-                busy.append(b)
-            it, busy = np.array(it), np.array(busy)
-            if model_shape:
-                it, busy = np.maximum(it, 1.0), np.maximum(busy, 1.0)
-            out.append(RegionData(r.name, reach, it, busy))
+            reg = region_data(r, self.fleet.inputs, index, tin, tout)
+            if model_shape:  # every coefficient present when the model is built
+                reg = dataclasses.replace(reg, it_mwh=np.maximum(reg.it_mwh, 1.0),
+                                          gpu_s=np.maximum(reg.gpu_s, 1.0))
+            out.append(reg)
         return out
 
     # --- re-plan ---------------------------------------------------------------------------
