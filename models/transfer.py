@@ -12,6 +12,10 @@ halving every two years).
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 #: Bytes of model states per parameter: bf16 weights, fp32 master weights, Adam's two moments.
 CHECKPOINT_BYTES_PER_PARAM = 16.0
 
@@ -29,3 +33,19 @@ def transfer_s(gb: float, bandwidth_gbit_s: float) -> float:
 def transfer_energy_mwh(gb: float, kwh_per_gb: float) -> float:
     """Energy moving ``gb`` GB costs at one end of the link [MWh]."""
     return gb * kwh_per_gb / 1000.0
+
+
+def arrival_slice(k: int, duration_s: float, slice_s: float) -> int:
+    """The slice work sent at the start of slice ``k`` can start in at the other end: the first
+    slice start at or after its data arrived (``k`` itself when no data moves)."""
+    return k + math.ceil(duration_s / slice_s - 1e-9)
+
+
+def transfer_spread(duration_s: float, slice_s: float) -> np.ndarray:
+    """Share of a transfer started at a slice start that falls in that slice and the next ones
+    [fraction] (it runs at a steady rate; one slice holds all of an instant one)."""
+    if duration_s <= 0.0:
+        return np.ones(1)
+    edges = np.minimum(np.arange(math.ceil(duration_s / slice_s - 1e-9) + 1) * slice_s,
+                       duration_s)
+    return np.diff(edges) / duration_s

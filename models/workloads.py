@@ -68,6 +68,9 @@ class BatchJob:
         First slice it may run in; the slice by whose start it must be done.
     tokens_in, tokens_out : float
         Prompt and generated tokens [tokens].
+    data_gb : float
+        Its prompts and generations as data: what crosses a link if it runs at another site
+        [GB].
     """
 
     job_id: str
@@ -75,6 +78,12 @@ class BatchJob:
     deadline_slice: int
     tokens_in: float
     tokens_out: float
+    data_gb: float = 0.0
+
+    def part(self, share: float) -> BatchJob:
+        """A share of the job (its tokens and data) [fraction]; the same task."""
+        return BatchJob(self.job_id, self.release_slice, self.deadline_slice,
+                        self.tokens_in * share, self.tokens_out * share, self.data_gb * share)
 
 
 def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
@@ -83,8 +92,10 @@ def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
 
     A job is released at ``release_local_hour`` each day (the first day's job is released at the
     first slice at or after that hour), carries ``share_of_interactive`` times the interactive
-    generated tokens of the 24 h after its release, and must finish ``deadline_h`` later (deadlines
-    past the horizon are clipped to its end).
+    generated tokens of the 24 h after its release (or ``output_tokens_per_day``, pro rata for
+    a last day cut by the horizon), and must finish ``deadline_h`` later (deadlines past the
+    horizon are clipped to its end). Its data is ``data_bytes_per_token`` per prompt and
+    generated token.
     """
     per_day = int(round(1440 / slice_minutes))
     hours = local_hours(index, utc_offset_h, slice_minutes) - slice_minutes / 120.0
@@ -95,15 +106,20 @@ def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
     jobs = []
     for k, r in enumerate(release):
         window_end = min(r + per_day, n)
-        tokens_out = float(np.round(cfg.share_of_interactive * (cum[window_end] - cum[r])))
+        if cfg.output_tokens_per_day is not None:
+            tokens_out = float(np.round(cfg.output_tokens_per_day * (window_end - r) / per_day))
+        else:
+            tokens_out = float(np.round(cfg.share_of_interactive * (cum[window_end] - cum[r])))
         if tokens_out <= 0:
             continue
+        tokens_in = float(np.round(tokens_out * cfg.input_tokens_per_output_token))
         jobs.append(BatchJob(
             job_id=f"{site}-batch-{k:04d}",
             release_slice=int(r),
             deadline_slice=int(min(r + deadline_slices, n)),
-            tokens_in=float(np.round(tokens_out * cfg.input_tokens_per_output_token)),
+            tokens_in=tokens_in,
             tokens_out=tokens_out,
+            data_gb=(tokens_in + tokens_out) * cfg.data_bytes_per_token / 1e9,
         ))
     return jobs
 

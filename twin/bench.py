@@ -35,7 +35,7 @@ SUITES = Path(__file__).resolve().parents[1] / "scenarios" / "bench"
 #: Columns of the bench table, in order; the KPIs come from each run's summary.json.
 KPI_COLUMNS = ["gti_slice", "gti_aggregate", "cost_usd", "grid_import_mwh", "curtailed_mwh",
                "peak_import_mw", "bess_equivalent_full_cycles", "deadline_misses",
-               "tokens_late", "migrations", "tokens_moved_share"]
+               "tokens_late", "migrations", "batch_moves", "tokens_moved_share"]
 RATIO_COLUMNS = ["cost_usd", "grid_import_mwh", "curtailed_mwh", "peak_import_mw"]
 TABLE_COLUMNS = (["scenario", "strategy", "status", *KPI_COLUMNS]
                  + [f"{c}_vs_no_control" for c in RATIO_COLUMNS]
@@ -117,15 +117,17 @@ def run_one(scn, strategy: str) -> dict:
 
 
 def _fleet_kpis(summary: dict) -> dict:
-    """A fleet's training migrations, and the share of its regions' generated tokens served
-    away from their nearest site (NaN for a run without a fleet)."""
+    """A fleet's training migrations, batch job shares sent to another site, and the share of
+    its regions' generated tokens served away from their nearest site (NaN for a run without a
+    fleet)."""
     fleet = summary.get("fleet")
     if fleet is None:
-        return {"migrations": math.nan, "tokens_moved_share": math.nan}
+        return {"migrations": math.nan, "batch_moves": math.nan, "tokens_moved_share": math.nan}
     regions = fleet["regions"].values()
     total = sum(r["tokens_out"] for r in regions)
     moved = sum(r["tokens_out"] * r["share_served_away_from_nearest"] for r in regions)
     return {"migrations": float(fleet["migrations"]),
+            "batch_moves": float(fleet.get("batch_moves", 0)),
             "tokens_moved_share": moved / total if total else 0.0}
 
 
@@ -229,8 +231,8 @@ def markdown(table: pd.DataFrame, board: pd.DataFrame, suite: dict, mach: dict) 
              "import ratio", "curtailed [MWh]", "peak import [MW]", "peak ratio", "EFC",
              "misses", "late tokens", "decision [ms/slice]"]
     if table["migrations"].notna().any():  # a fleet suite: what moved between sites
-        cols[-1:-1] = ["migrations", "tokens_moved_share"]
-        heads[-1:-1] = ["migrations", "tokens moved"]
+        cols[-1:-1] = ["migrations", "batch_moves", "tokens_moved_share"]
+        heads[-1:-1] = ["migrations", "batch sent", "tokens moved"]
     for sc in suite["scenarios"]:
         grp = table[table["scenario"] == sc["name"]]
         lines += ["", f"## {sc['name']}", "", f"{sc['what']} (`{sc['base']}`"

@@ -129,6 +129,8 @@ def print_headline(summary: dict, run_dir: Path) -> None:
                           f"{r['share_served_away_from_nearest']:.1%}  (max "
                           f"{r['max_latency_ms']:g} of {r['latency_bound_ms']:g} ms)")
         table.add_row("training migrations", f"{fleet['migrations']}  ({fleet['strategy']})")
+        table.add_row("batch jobs sent away", f"{len(fleet['batch_jobs_moved'])}  "
+                      f"({fleet['batch_gb_moved']:,.0f} GB)")
     console.print(table)
     months = [lab for lab in summary["levels"]["month"] if lab["method"] == "slice"]
     aggs = {lab["period"]: lab for lab in summary["levels"]["month"]

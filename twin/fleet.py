@@ -189,8 +189,14 @@ def fleet_summary(fleet: Fleet, routing: pd.DataFrame, regions: list[RegionDeman
         }
     moves = [{**dataclasses.asdict(m), "start": str(start + pd.Timedelta(seconds=m.start_s))}
              for m in fleet.migrations]
+    sent = [{**dataclasses.asdict(m), "start": str(start + pd.Timedelta(seconds=m.start_s))}
+            for m in fleet.batch_moves]
     return {"strategy": strategy.name, "regions": per_region,
             "migrations": len(moves),
             "migrated_jobs": sorted({m["job_id"] for m in moves}),
-            "transfer_mwh": float(sum(2.0 * m["energy_mwh_each_end"] for m in moves)),
-            "moves": moves}
+            "transfer_mwh": float(sum(2.0 * m["energy_mwh_each_end"] for m in moves + sent)),
+            "moves": moves,
+            "batch_moves": len(sent),
+            "batch_jobs_moved": sorted({m["job_id"] for m in sent}),
+            "batch_gb_moved": float(sum(m["gb"] for m in sent)),
+            "batch_sent": sent}

@@ -6,8 +6,8 @@
 - green conservation through storage: green discharged <= initial green + eta_c * eta_d * green
   charged (spec section 4), and both pools within [0, capacity];
 - tokens x energy per token = the tasks' IT energy (training adds its checkpoint and reload time
-  at idle power and, where it migrated, the energy of moving its checkpoint), and tasks' IT
-  energy <= metered IT energy.
+  at idle power and, where it migrated, the energy of moving its checkpoint; batch work the
+  energy of moving the data of jobs sent in or out), and tasks' IT energy <= metered IT energy.
 """
 
 from __future__ import annotations
@@ -91,22 +91,25 @@ def check_token_energy(run: SiteRun, inp: SiteInputs) -> None:
     te = run.task_energy
     records = run.tasks.set_index("task_id")
     kind = te["task_id"].map(records["kind"]).to_numpy()
+    ids = te["task_id"].to_numpy()
     checks = [(kind == "interactive", inp.interactive_energy.model,
                lambda sub: gpu_energy_j(sub["tokens_in"].sum(), sub["tokens_out"].sum(),
-                                        inp.interactive_energy))]
-    if inp.batch_energy is not None:
-        checks.append((kind == "batch", inp.batch_energy.model,
+                                        inp.interactive_energy), 0.0)]
+    if inp.batch_energy is not None:  # with the data of jobs moved in or out, IT energy here
+        moved_batch = run.batch_transfer_mwh
+        checks.append(((kind == "batch") | np.isin(ids, list(moved_batch)),
+                       inp.batch_energy.model,
                        lambda sub: gpu_energy_j(sub["tokens_in"].sum(), sub["tokens_out"].sum(),
-                                                inp.batch_energy)))
-    moved = {}
+                                                inp.batch_energy),
+                       sum(moved_batch.values())))
     for job_id, spent in run.training.items():  # every job that ran here, from here or not
-        checks.append((te["task_id"].to_numpy() == job_id, job_id,
+        checks.append((ids == job_id, job_id,
                        lambda sub, spent=spent: sub["tokens_in"].sum() * spent.job.j_per_token
-                       + spent.overhead_gpu_s * inp.gpu.idle_w))
-        moved[job_id] = spent.transfer_mwh  # its checkpoint moving in or out, IT energy here
-    for mask, name, gpu_j in checks:
+                       + spent.overhead_gpu_s * inp.gpu.idle_w,
+                       spent.transfer_mwh))  # its checkpoint moving in or out, IT energy here
+    for mask, name, gpu_j, moved_mwh in checks:
         sub = te[mask]
-        expected = float(host_energy_mwh(gpu_j(sub), inp.gpu)) + moved.get(name, 0.0)
+        expected = float(host_energy_mwh(gpu_j(sub), inp.gpu)) + moved_mwh
         got = float(sub["it_mwh"].sum())
         if abs(expected - got) > ENERGY_ATOL_MWH + 1e-9 * abs(expected):
             raise InvariantError(f"{run.site}: tokens x energy per token = {expected:.6f} MWh but "

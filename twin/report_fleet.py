@@ -26,8 +26,8 @@ def site_rows(summary: dict) -> list[dict]:
 
 def moved_per_day(run: dict) -> pd.DataFrame:
     """Per day: regions' generated tokens served away from their nearest site, by region and
-    site [tokens], and training IT energy spent away from each job's home site, by site
-    [MWh]."""
+    site [tokens], and training and batch IT energy spent away from each job's home site, by
+    site [MWh]."""
     fleet = run["summary"]["fleet"]
     frames = []
     routing = run.get("routing")
@@ -40,13 +40,16 @@ def moved_per_day(run: dict) -> pd.DataFrame:
                                       + away["site"], value=away["tokens_out"])
                           [["day", "what", "value"]])
     te, tasks = run.get("task_energy"), run.get("tasks")
-    if te is not None and tasks is not None and fleet["migrated_jobs"]:
+    for kind, jobs in (("training", fleet["migrated_jobs"]),
+                       ("batch", fleet.get("batch_jobs_moved", []))):
+        if te is None or tasks is None or not jobs:
+            continue
         home = tasks.set_index("task_id")["site"]
-        moved = te[te["task_id"].isin(fleet["migrated_jobs"])]
+        moved = te[te["task_id"].isin(jobs)]
         moved = moved[moved["site"] != moved["task_id"].map(home)]
         if len(moved):
             frames.append(moved.assign(day=moved["time"].dt.floor("D"),
-                                       what="training at " + moved["site"],
+                                       what=f"{kind} at " + moved["site"],
                                        value=moved["it_mwh"])[["day", "what", "value"]])
     if not frames:
         return pd.DataFrame(columns=["day", "what", "value"])
@@ -55,7 +58,7 @@ def moved_per_day(run: dict) -> pd.DataFrame:
 
 def moved_figure(run: dict) -> str:
     """Bars per day: requests served away from their nearest site [1e9 output tokens] above,
-    training IT energy away from home [MWh] below."""
+    training and batch IT energy away from home [MWh] below."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -63,11 +66,12 @@ def moved_figure(run: dict) -> str:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
                         subplot_titles=("requests served away from the nearest site "
                                         "[billion output tokens per day]",
-                                        "training IT energy away from the job's home [MWh/day]"))
+                                        "training and batch IT energy away from the job's "
+                                        "home [MWh/day]"))
     for what, grp in daily.groupby("what", sort=True):
-        training = what.startswith("training")
-        fig.add_trace(go.Bar(x=grp["day"], y=grp["value"] / (1.0 if training else 1e9),
-                             name=what), row=2 if training else 1, col=1)
+        energy = not what.startswith("requests")
+        fig.add_trace(go.Bar(x=grp["day"], y=grp["value"] / (1.0 if energy else 1e9),
+                             name=what), row=2 if energy else 1, col=1)
     fig.update_layout(barmode="stack", template="plotly_white", height=460,
                       margin=dict(t=40, r=20, b=40, l=60))
     return fig.to_json()
@@ -81,4 +85,5 @@ def fleet_context(run: dict) -> dict | None:
     f = s["fleet"]
     return {"strategy": f["strategy"], "regions": f["regions"], "moves": f["moves"],
             "migrations": f["migrations"], "transfer_mwh": f["transfer_mwh"],
+            "batch_moves": f.get("batch_moves", 0), "batch_sent": f.get("batch_sent", []),
             "figure": moved_figure(run)}

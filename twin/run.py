@@ -15,6 +15,7 @@ from twin.connection import connection_flows, connection_summary, flow_table, me
 from twin.dispatch import REGISTRY, StrategyOptions, make_strategy
 from twin.dispatch.fleet import FleetInputs
 from twin.engine import SiteRun, simulate_fleet, simulate_sites
+from twin.engine.records import join_task_records
 from twin.fleet import (
     check_routing,
     fleet_inputs,
@@ -227,7 +228,7 @@ def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[Si
     # every site a task used, in the order it first used them (a migrated job has several)
     used = task_energy[["task_id", "site"]].drop_duplicates()
     span["sites"] = used.groupby("task_id", sort=False)["site"].agg(",".join)
-    records = pd.concat([r.tasks for r in runs], ignore_index=True).set_index("task_id")
+    records = join_task_records([r.tasks for r in runs])
     out = per_task.set_index("task_id").join(span).join(records.drop(columns="site"),
                                                          how="outer")
     out["site"] = out["site"].fillna(records["site"])  # a job that never ran has no energy rows

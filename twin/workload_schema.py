@@ -54,7 +54,13 @@ class BatchConfig(_Schema):
     share_of_interactive: NonNegative = Field(
         0.25, description="batch output tokens per day / interactive output tokens that day"
     )
+    output_tokens_per_day: NonNegative | None = Field(
+        None, description="batch output tokens per day, instead of a share of the site's own "
+        "interactive tokens (a fleet site whose requests come from regions) [tokens]")
     input_tokens_per_output_token: NonNegative = 4.0
+    data_bytes_per_token: NonNegative = Field(
+        4.0, description="bytes of prompt or generated text per token, moved with a job that "
+        "runs at another site (English text is about 4 characters per token) [B]")
     release_local_hour: Annotated[int, Field(ge=0, lt=24)] = 0
     deadline_h: Positive = Field(24.0, description="hours from release to deadline [h]")
 

@@ -6,12 +6,14 @@ questions, each a method of :class:`FleetStrategy`:
 - ``route(view, region)``: the order in which the region's reachable sites take its requests,
   each with the largest share it may take (it takes that share, or what its free GPUs can
   serve if less; the next takes the rest; whatever is left goes to the nearest with room);
-- ``migrations(view)``: training jobs to move, with their destination.
+- ``migrations(view)``: training jobs to move, with their destination;
+- ``batch_moves(view)``: shares of the batch jobs released this slice to run at another site
+  (their data crosses the link first; they join that site's queue when it has arrived).
 
 Two rules ship: :class:`Nearest` (requests to the nearest site with room, nothing migrates: how
 sites run today, and the fleet behaviour of every per-site strategy) and :class:`GreenHeadroom`
 (the ``greedy`` fleet: requests first to the site with the most green surplus now, and a training
-job moves when another site's surplus would give it clearly more green than its own).
+or batch job moves when another site's surplus would give it clearly more green than its own).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from models.datacenter import GPUType
+from models.workloads import BatchJob
 
 if TYPE_CHECKING:
     from gti_core.score import AccountingParams
@@ -128,14 +131,45 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class BatchView:
+    """A batch job released at its site this slice, before it joins that site's queue.
+
+    Attributes
+    ----------
+    job_id, site : str
+        The job and the site it is released at.
+    deadline_slice : int
+        The slice by whose start it must be done.
+    it_mwh : dict of str to float
+        IT energy of all its work at its site and at each site it may move to [MWh], by site.
+    arrival_slice : dict of str to int
+        Per site it may move to (linked, serving batch work, its data there before its
+        deadline): the slice it joins that site's queue in.
+    data_gb : float
+        What crosses the link if all of it moves [GB].
+    """
+
+    job_id: str
+    site: str
+    deadline_slice: int
+    it_mwh: dict[str, float]
+    arrival_slice: dict[str, int]
+    data_gb: float
+
+
+@dataclass(frozen=True)
 class FleetView:
     """The fleet at the start of a slice, before its requests are routed: per site its view
-    and what its EMS observes (its own requests only), and every released, unfinished job."""
+    and what its EMS observes (its own requests only), every released, unfinished training
+    job, the batch jobs released this slice, and the batch shares sent earlier that have not
+    joined their destination's queue yet: (site, the slice they join it in, the share)."""
 
     slice_index: int
     sites: dict[str, SiteView]
     jobs: tuple[JobView, ...]
     observations: dict[str, Observation]
+    released: tuple[BatchView, ...] = ()
+    arriving: tuple[tuple[str, int, BatchJob], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +215,11 @@ class FleetStrategy(Protocol):
         """Jobs to move now: (job id, destination site)."""
         ...
 
+    def batch_moves(self, view: FleetView) -> list[tuple[str, str, float]]:
+        """Batch jobs of ``view.released`` to move now: (job id, destination site, share of
+        the job [fraction]); the shares of a job add up to at most 1, the rest stays."""
+        ...
+
     def report(self) -> dict:
         """What it did, for summary.json (empty for rules)."""
         ...
@@ -200,6 +239,9 @@ class FleetRule:
 
     def site_strategy(self, site: str, own: Strategy) -> Strategy:
         return own
+
+    def batch_moves(self, view: FleetView) -> list[tuple[str, str, float]]:
+        return []
 
     def report(self) -> dict:
         return {}
@@ -227,7 +269,9 @@ class GreenHeadroom(FleetRule):
     a tie). A training job moves from ``A`` to ``B`` when the green it would get at ``B``,
     ``min(max(h_B, 0), p)`` with ``p`` its facility energy per slice, exceeds what it gets at
     ``A`` by ``min_gain_fraction * p``, it has stayed ``min_dwell_h`` where it is, ``B`` has its
-    GPUs free, and its slack covers the move twice over.
+    GPUs free, and its slack covers the move twice over. A batch job released at ``A`` moves
+    whole to ``B`` by the same test, with ``p`` its facility energy spread evenly from its
+    arrival to its deadline (it runs as a fluid on GPUs the site leaves free).
     """
 
     name = "green_headroom"
@@ -271,3 +315,26 @@ class GreenHeadroom(FleetRule):
                 taken[best] += job.gpus
                 moves.append((job.job_id, best))
         return moves
+
+    def batch_moves(self, view: FleetView) -> list[tuple[str, str, float]]:
+        moves = []
+        for job in view.released:
+            green_here, _ = _green_now(view, job, job.site, view.slice_index)
+            best, best_gain = None, 0.0
+            for dest, arrival in job.arrival_slice.items():
+                got, p = _green_now(view, job, dest, arrival)
+                gain = got - green_here
+                if gain >= self.min_gain_fraction * p and gain > best_gain:
+                    best, best_gain = dest, gain
+            if best is not None:
+                moves.append((job.job_id, best, 1.0))
+        return moves
+
+
+def _green_now(view: FleetView, job: BatchView, site: str, start: int) -> tuple[float, float]:
+    """A batch job at ``site`` from slice ``start``: its facility energy per slice ``p`` if
+    spread evenly to its deadline, and the green headroom now could give it,
+    ``min(max(h, 0), p)`` [MWh]."""
+    v = view.sites[site]
+    p = job.it_mwh[site] * (1.0 + v.nonit_per_it) / max(job.deadline_slice - start, 1)
+    return min(max(v.green_headroom_mwh, 0.0), p), p

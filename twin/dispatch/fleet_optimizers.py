@@ -59,6 +59,24 @@ def _planned_order(share: dict, region: str, reachable: tuple[tuple[str, float],
     return sorted(planned, key=lambda p: -p[1])
 
 
+#: A planned batch share below this is not sent (solver noise) [fraction]; one above
+#: ``1 - BATCH_SHARE_TOL`` sends the whole job.
+BATCH_SHARE_TOL = 1e-6
+
+
+def _planned_batch(view: FleetView, send: dict[str, dict[str, float]]
+                   ) -> list[tuple[str, str, float]]:
+    """The shares of the batch jobs released now that the plan sends to other sites."""
+    moves = []
+    for job in view.released:
+        parts = [(dest, share) for dest, share in send.get(job.job_id, {}).items()
+                 if share > BATCH_SHARE_TOL and dest in job.arrival_slice]
+        total = sum(share for _, share in parts)
+        scale = 1.0 / total if total > 1.0 - BATCH_SHARE_TOL else 1.0
+        moves += [(job.job_id, dest, min(share * scale, 1.0)) for dest, share in parts]
+    return moves
+
+
 def _planned_moves(view: FleetView, location: dict[str, list[str]], i: int
                    ) -> list[tuple[str, str]]:
     """A movable job that runs or pauses moves when the next slice the plan runs it in (from
@@ -101,6 +119,9 @@ class FleetOracle(FleetRule):
 
     def migrations(self, view: FleetView) -> list[tuple[str, str]]:
         return _planned_moves(view, self.plan.location, view.slice_index)
+
+    def batch_moves(self, view: FleetView) -> list[tuple[str, str, float]]:
+        return _planned_batch(view, self.plan.batch_send)
 
     def report(self) -> dict:
         p = self.plan
@@ -150,8 +171,8 @@ class FleetMPC(FleetRule):
             self.last_soc[s] = obs.soc_mwh
         if self.plan is None or k - self.plan.start >= self.step:
             t0 = time.perf_counter()
-            self.plan = self.window.solve(FleetState(k, view.observations, view.jobs),
-                                          self.green_share)
+            self.plan = self.window.solve(FleetState(k, view.observations, view.jobs,
+                                                     view.arriving), self.green_share)
             self.solve_ms.append((time.perf_counter() - t0) * 1e3)
 
     def site_strategy(self, site: str, own: Strategy) -> Strategy:
@@ -172,6 +193,9 @@ class FleetMPC(FleetRule):
 
     def migrations(self, view: FleetView) -> list[tuple[str, str]]:
         return _planned_moves(view, self.plan.location, view.slice_index - self.plan.start)
+
+    def batch_moves(self, view: FleetView) -> list[tuple[str, str, float]]:
+        return _planned_batch(view, self.plan.batch_send)
 
     def report(self) -> dict:
         ms = np.asarray(self.solve_ms)

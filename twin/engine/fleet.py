@@ -1,15 +1,21 @@
 """A fleet as a SimPy component: sites in one environment, a router between regions and sites,
-and training jobs that migrate.
+training jobs that migrate and batch jobs sent to another site.
 
 Each slice the :class:`Fleet`'s process (the workload process of every site) lets the sites
 settle the slice that ended, shows the fleet strategy the fleet (:class:`twin.dispatch.fleet.
 FleetView`), routes every region's requests to the sites it reaches within its latency bound
 (each site takes what its GPUs beside the training pool can serve), starts the migrations the
-strategy asks for, and posts each site its demand: its batch releases and the requests routed to
-it. A migration is a process: the job is ordered to pause (it writes a checkpoint and frees its
-GPUs), its checkpoint crosses the link at the link's bandwidth, spending the link's energy per GB
-at both ends as IT energy of the job at each site, and it resumes at the destination. The job
-stays one task with energy at every site it ran at.
+strategy asks for, sends the shares of newly released batch jobs it asks for, and posts each
+site its demand: its batch releases and the requests routed to it.
+
+A batch share that is sent moves its data (prompts, and the generations that come back) over
+the link at the link's bandwidth, spending the link's energy per GB at both ends as IT energy of
+the job, and joins the destination's queue at the first slice start after its data arrived
+(:func:`models.transfer.arrival_slice`). A migration is a process: the job is ordered to pause
+(it writes a checkpoint and frees its GPUs), its checkpoint crosses the link at the link's
+bandwidth, spending the link's energy per GB at both ends as IT energy of the job at each site,
+and it resumes at the destination. Either job stays one task with energy at every site it ran
+at.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import simpy
 
 from models import site as physics
 from models.tokens import gpu_energy_j
-from models.transfer import transfer_energy_mwh, transfer_s
+from models.transfer import arrival_slice, transfer_energy_mwh, transfer_s
+from models.workloads import BatchJob
 from twin.dispatch.fleet import (
+    BatchView,
     FleetStrategy,
     FleetView,
     JobView,
@@ -47,6 +55,22 @@ class Migration:
     destination: str
     start_s: float
     end_s: float
+    gb: float
+    energy_mwh_each_end: float
+
+
+@dataclass(frozen=True)
+class BatchMove:
+    """A share of a batch job sent to another site: when its data crossed the link [s], the
+    slice it joined the destination's queue in, and what it moved [GB]."""
+
+    job_id: str
+    origin: str
+    destination: str
+    share: float
+    start_s: float
+    end_s: float
+    arrival_slice: int
     gb: float
     energy_mwh_each_end: float
 
@@ -80,6 +104,8 @@ class Fleet:
         self.flexible = {r.name for r in regions if len(r.reachable) > 1}
         self.routing: list[tuple[int, str, str, float, float, float]] = []
         self.migrations: list[Migration] = []
+        self.batch_moves: list[BatchMove] = []
+        self.arriving: list[tuple[str, int, BatchJob]] = []  # batch shares on their way
         self.n, self.slice_s = sites[0].inp.n, sites[0].inp.slice_s
         self.decide_s = 0.0  # wall time of the fleet strategy's calls (routing included) [s]
         self.process = env.process(self.dispatch())
@@ -95,12 +121,13 @@ class Fleet:
             self.strategy.observe(view)
             routed = self.route(k, view)
             moves = self.strategy.migrations(view)
+            batch = self.strategy.batch_moves(view) if view.released else []
             self.decide_s += time.perf_counter() - t0
             for job_id, dest in moves:
                 env.process(self.migrate(self.runs[job_id], dest))
+            released = self.move_batch(k, view.released, batch)
             for name, site in self.sites.items():
-                yield site.demand.put(Demand(k, tuple(site.releases.get(k, ())),
-                                             tuple(routed[name])))
+                yield site.demand.put(Demand(k, tuple(released[name]), tuple(routed[name])))
             yield env.timeout(self.slice_s)
 
     def migrate(self, run: TrainingRun, dest: str):
@@ -126,6 +153,50 @@ class Fleet:
         self.arrived_s[run.job.job_id] = env.now
         run.resume_now()
 
+    def move_batch(self, k: int, views: tuple[BatchView, ...],
+                   moves: list[tuple[str, str, float]]) -> dict[str, list[BatchJob]]:
+        """Send the asked shares of batch jobs released in slice ``k`` to their destinations;
+        returns each site's releases of the slice (what stays, what arrived now)."""
+        out = {name: list(site.releases.get(k, ())) for name, site in self.sites.items()}
+        offered = {v.job_id: v for v in views}
+        asked: dict[str, list[tuple[str, float]]] = {}
+        for job_id, dest, share in moves:
+            v = offered.get(job_id)
+            if v is None or dest not in v.arrival_slice or not 0.0 < share <= 1.0:
+                raise SimulationError(
+                    f"slice {k}: strategy {self.strategy.name!r} moves batch job {job_id!r} "
+                    f"({share:g} of it) to {dest!r}, which it may not (a job released now, a "
+                    "linked site with batch work that its data reaches before its deadline)")
+            asked.setdefault(job_id, []).append((dest, share))
+        now = self.env.now
+        for job_id, parts in asked.items():
+            v, total = offered[job_id], sum(share for _, share in parts)
+            if total > 1.0 + 1e-9:
+                raise SimulationError(f"slice {k}: strategy {self.strategy.name!r} moves "
+                                      f"{total:g} of batch job {job_id!r}, more than all of it")
+            job = next(j for j in out[v.site] if j.job_id == job_id)
+            out[v.site].remove(job)
+            if total < 1.0 - 1e-9:
+                out[v.site].append(job.part(1.0 - total))
+            for dest, share in parts:
+                part = job.part(share)
+                link = self.links[frozenset((v.site, dest))]
+                end = now + transfer_s(part.data_gb, link.bandwidth_gbit_s)
+                energy = transfer_energy_mwh(part.data_gb, link.energy_kwh_per_gb)
+                for name in (v.site, dest):
+                    self.sites[name].transfers.append(Transfer(job_id, now, end, energy))
+                self.sites[dest].arrived[job_id] = v.site
+                arrival = v.arrival_slice[dest]
+                if arrival == k:
+                    out[dest].append(part)
+                else:
+                    self.sites[dest].releases.setdefault(arrival, []).append(part)
+                    self.arriving.append((dest, arrival, part))
+                self.sites[v.site].log(f"{job_id} sends {share:.3g} to {dest}", now)
+                self.batch_moves.append(BatchMove(job_id, v.site, dest, share, now, end,
+                                                  arrival, part.data_gb, energy))
+        return out
+
     # --- what the strategy sees, and the router ----------------------------------------------
     def view(self, k: int) -> FleetView:
         sites = {}
@@ -139,8 +210,28 @@ class Fleet:
             sites[name] = SiteView(name, s.pv_avail_mwh[k] + s.wind_avail_mwh[k] - used,
                                    flexible, s.nonit_per_it[k], s.inp.training_pool_gpus - held,
                                    s.inp.gpu)
+        self.arriving = [a for a in self.arriving if a[1] >= k]
         return FleetView(k, sites, tuple(self.job_views(k)),
-                         {name: s.observe(k) for name, s in self.sites.items()})
+                         {name: s.observe(k) for name, s in self.sites.items()},
+                         tuple(self.batch_views(k)), tuple(self.arriving))
+
+    def batch_views(self, k: int):
+        """The batch jobs released at their own site in slice ``k``, with where they may go."""
+        for name, site in self.sites.items():
+            for job in site.releases.get(k, ()):
+                if job.job_id in site.arrived:  # a share that came here: it stays
+                    continue
+                arrival, it_mwh = {}, {name: site.batch_it_mwh(job)}
+                for other, dest in self.sites.items():
+                    link = self.links.get(frozenset((name, other)))
+                    if link is None or dest.inp.batch_energy is None:
+                        continue
+                    a = arrival_slice(k, transfer_s(job.data_gb, link.bandwidth_gbit_s),
+                                      self.slice_s)
+                    if a < job.deadline_slice:
+                        arrival[other], it_mwh[other] = a, dest.batch_it_mwh(job)
+                yield BatchView(job.job_id, name, job.deadline_slice, it_mwh, arrival,
+                                job.data_gb)
 
     def job_views(self, k: int):
         now = self.env.now

@@ -35,6 +35,8 @@ class SiteRun:
     events: list[tuple[str, float]] = field(default_factory=list)
     decide_s: float = 0.0  # wall time of the strategy's prepare and decide calls [s]
     training: dict[str, TrainingAtSite] = field(default_factory=dict)  # jobs that ran here
+    # energy of batch jobs' data moved in or out here, per job [MWh]
+    batch_transfer_mwh: dict[str, float] = field(default_factory=dict)
 
 
 def task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:
@@ -46,10 +48,14 @@ def task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:
 
 
 def task_records(inp: SiteInputs, inter_ids: dict[str, int], jobs: list[BatchRecord],
-                 trains: list[TrainingRun]) -> pd.DataFrame:
+                 trains: list[TrainingRun], arrived: dict[str, str] | None = None
+                 ) -> pd.DataFrame:
     """Per-task facts only the engine knows: kind, deadline, whether it was met, tokens late,
     and GPU-seconds spent on checkpoints and reloads (at every site, for a job that moved).
-    ``inter_ids``: each interactive task served here and its slice."""
+    ``inter_ids``: each interactive task served here and its slice; ``arrived``: batch jobs
+    (shares of them) sent here, with the site they were released at (their row's site; a
+    fleet run joins a job's rows from every site, :func:`join_task_records`)."""
+    arrived = arrived or {}
     end = inp.index + pd.Timedelta(minutes=inp.slice_minutes)
     horizon_end = end[-1]
     k = list(inter_ids.values())
@@ -65,7 +71,8 @@ def task_records(inp: SiteInputs, inter_ids: dict[str, int], jobs: list[BatchRec
 
     def add(task_id: str, kind: str, deadline_slice: int | None, met: bool, late: float,
             overhead: float) -> None:
-        for col, value in (("task_id", task_id), ("site", inp.name), ("kind", kind),
+        for col, value in (("task_id", task_id), ("site", arrived.get(task_id, inp.name)),
+                           ("kind", kind),
                            ("deadline", end[deadline_slice - 1] if deadline_slice
                             else horizon_end),
                            ("deadline_met", met), ("tokens_late", late),
@@ -83,3 +90,16 @@ def task_records(inp: SiteInputs, inter_ids: dict[str, int], jobs: list[BatchRec
             ts.tokens_late + ts.remaining_tokens if ts.late or not done else 0.0,
             sum(ts.overhead_gpu_s.values()))
     return pd.DataFrame(rows)
+
+
+def join_task_records(records: list[pd.DataFrame]) -> pd.DataFrame:
+    """The sites' task records as one row per task, indexed by task id: a batch job whose
+    shares ran at several sites met its deadline where every share did, and its tokens late
+    add up (its site is the one it was released at)."""
+    rows = pd.concat(records, ignore_index=True)
+    if not rows["task_id"].duplicated().any():
+        return rows.set_index("task_id")
+    return rows.groupby("task_id", sort=False).agg(
+        site=("site", "first"), kind=("kind", "first"), deadline=("deadline", "first"),
+        deadline_met=("deadline_met", "all"), tokens_late=("tokens_late", "sum"),
+        overhead_gpu_s=("overhead_gpu_s", "sum"))

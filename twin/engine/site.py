@@ -118,6 +118,7 @@ class Site:
                        for tj in inp.training_jobs]
         self.transfers: list[Transfer] = []
         self.transfer_mwh: dict[str, float] = {}
+        self.arrived: dict[str, str] = {}  # batch jobs (shares) sent here, and where from
         # one interactive task per slice and origin that serves any (spec section 7: a stream
         # in a slice): the site's own users, and each fleet region routed here
         self.inter_ids = {int(k): f"{inp.name}-interactive-{k:06d}"
@@ -157,6 +158,15 @@ class Site:
             self._running_it_mwh[job.job_id] = physics.training_it_mwh(
                 job.gpus, self.inp.slice_s, self.inp.gpu)
         return self._running_it_mwh[job.job_id]
+
+    def batch_it_mwh(self, job: BatchJob) -> float:
+        """IT energy all of ``job``'s work adds here over leaving its GPUs idle [MWh]."""
+        j = gpu_energy_j(job.tokens_in, job.tokens_out, self.inp.batch_energy)
+        return float(physics.busy_gpu_s(j, self.inp.gpu)) * self.it_mwh_per_batch_gpu_s
+
+    def runs_here(self) -> set[str]:
+        """Every training job that may run here (its own, and a fleet's movable ones)."""
+        return {ts.job.job_id for ts in self.trains}
 
     def here(self) -> list[TrainingRun]:
         """The training jobs at this site now (not those on their way here)."""
@@ -349,10 +359,13 @@ class Site:
         return SiteRun(site=inp.name, meters=meters,
                        task_energy=task_energy_frame(self.task_rows, inp),
                        tasks=task_records(inp, self.interactive_task_ids(), self.batch.jobs,
-                                          [ts for ts in self.trains if ts.home == self.name]),
+                                          [ts for ts in self.trains if ts.home == self.name],
+                                          self.arrived),
                        soc_mwh=self.soc_trace, events=events, decide_s=self.decide_s,
                        training={ts.job.job_id: TrainingAtSite(
                            ts.job, ts.overhead_gpu_s.get(self.name, 0.0),
                            self.transfer_mwh.get(ts.job.job_id, 0.0))
                            for ts in self.trains if self.name in ts.overhead_gpu_s
-                           or ts.job.job_id in self.transfer_mwh})
+                           or ts.job.job_id in self.transfer_mwh},
+                       batch_transfer_mwh={job_id: e for job_id, e in self.transfer_mwh.items()
+                                           if job_id not in self.runs_here()})

@@ -165,16 +165,17 @@ class HorizonData:
             padded_slices=self.padded_slices + n - self.n)
 
 
-def batch_jobs_table(inp: SiteInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Release slice, deadline slice and GPU time [GPU-s] of every batch job, as arrays."""
+def batch_jobs_table(inp: SiteInputs, jobs=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Release slice, deadline slice and GPU time at this site [GPU-s] of every batch job (of
+    ``jobs`` when given, else the site's own), as arrays."""
     e, gpu = inp.batch_energy, inp.gpu
-    if e is None or not inp.batch_jobs:
+    jobs = inp.batch_jobs if jobs is None else jobs
+    if e is None or not jobs:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    release = np.array([j.release_slice for j in inp.batch_jobs], dtype=np.int64)
-    deadline = np.array([j.deadline_slice for j in inp.batch_jobs], dtype=np.int64)
-    work = physics.busy_gpu_s(gpu_energy_j(np.array([j.tokens_in for j in inp.batch_jobs]),
-                                           np.array([j.tokens_out for j in inp.batch_jobs]), e),
-                              gpu)
+    release = np.array([j.release_slice for j in jobs], dtype=np.int64)
+    deadline = np.array([j.deadline_slice for j in jobs], dtype=np.int64)
+    work = physics.busy_gpu_s(gpu_energy_j(np.array([j.tokens_in for j in jobs]),
+                                           np.array([j.tokens_out for j in jobs]), e), gpu)
     return release, deadline, work
 
 

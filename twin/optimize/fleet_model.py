@@ -12,6 +12,11 @@ join them.
   arrives at a site other than its home at the cost of moving its checkpoint (transfer time as
   lost progress, transfer energy at both ends as IT energy at the destination); its progress
   over every site meets what it must train;
+- :func:`add_batch_move_constraints` - a share of each batch job released in the horizon may
+  be sent to a linked site when it is released (the shares add up to at most 1): it leaves its
+  home's backlog account and joins the destination's, in the destination's GPU time, from the
+  slice its data arrives in to its deadline, and its data's transfer energy is IT energy at
+  both ends;
 - the objective: the sum of the sites' (cost, or green IT energy for the fleet time-slice GTI),
   and with a target the fleet's ``sum g_it >= target * sum it``.
 
@@ -20,7 +25,7 @@ Each fleet family returns a typed handle (:class:`RoutingHandle`, :class:`Migrat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
@@ -92,17 +97,53 @@ class MovableJob:
     transfer_mwh: dict[int, float]
 
 
+@dataclass(frozen=True)
+class BatchSend:
+    """What sending all of a batch job to one destination does, per slice of the horizon: row
+    0 at the job's home, row 1 at the destination.
+
+    Attributes
+    ----------
+    dest : int
+    released_gpu_s : numpy.ndarray
+        Work released (the home's release taken back, the destination's from the slice the
+        job's data arrives in) [GPU-s], shape (2, n).
+    may_wait_gpu_s : numpy.ndarray
+        Work that may still wait after each slice, until one slice before the deadline
+        [GPU-s], shape (2, n).
+    it_mwh : numpy.ndarray
+        The data's transfer energy at each end [MWh], shape (2, n).
+    """
+
+    dest: int
+    released_gpu_s: np.ndarray
+    may_wait_gpu_s: np.ndarray
+    it_mwh: np.ndarray
+
+
+@dataclass(frozen=True)
+class MovableBatch:
+    """A batch job released in the horizon that may be sent, in shares, to linked sites
+    (``job_id`` empty: a rolling window's unused slot, every term 0)."""
+
+    job_id: str
+    home: int
+    sends: tuple[BatchSend, ...]
+
+
 @dataclass
 class FleetData:
     """A fleet's horizon: per site its :class:`HorizonData` (own requests only; every training
-    job that may run there, with nothing required of it), the regions, the movable jobs, and
-    per site the GPU time beside its training pool and its own requests [GPU-s]."""
+    job that may run there, with nothing required of it), the regions, the movable jobs, per
+    site the GPU time beside its training pool and its own requests [GPU-s], and the batch
+    jobs that may be sent to another site."""
 
     names: list[str]
     sites: list[HorizonData]
     regions: list[RegionData]
     jobs: list[MovableJob]
     room_gpu_s: list[np.ndarray]
+    batch: list[MovableBatch] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -135,6 +176,16 @@ class MigrationHandle:
 
 
 @dataclass(frozen=True)
+class BatchMoveHandle:
+    """Share of each movable batch job sent to each destination [fraction], and the rows that
+    keep each job's shares within all of it."""
+
+    pairs: pyo.Set
+    send: pyo.Var
+    once: pyo.Constraint
+
+
+@dataclass(frozen=True)
 class FleetModel:
     """The fleet LP and the handles of every family in it."""
 
@@ -143,6 +194,7 @@ class FleetModel:
     routing: RoutingHandle
     migration: MigrationHandle
     target: TargetHandle | None = None
+    batch: BatchMoveHandle | None = None
 
 
 def add_routing_variables(m: pyo.ConcreteModel, f: FleetData) -> RoutingHandle:
@@ -167,21 +219,62 @@ def add_migration_variables(m: pyo.ConcreteModel, f: FleetData) -> pyo.Var:
     return m.arrive
 
 
+def add_batch_move_variables(m: pyo.ConcreteModel, f: FleetData) -> pyo.Var:
+    """Share of each movable batch job sent to each of its destinations [fraction]."""
+    pairs = [(b, send.dest) for b, job in enumerate(f.batch) for send in job.sends]
+    m.batch_pairs = pyo.Set(initialize=pairs, dimen=2, ordered=True)
+    m.batch_send = pyo.Var(m.batch_pairs, bounds=(0.0, 1.0))
+    return m.batch_send
+
+
+def _batch_terms(f: FleetData, s: int) -> tuple[dict, dict, dict]:
+    """Site ``s``'s terms of the batch shares sent: per slice, (coefficient, (job, destination))
+    in its released work and its work that may wait [GPU-s], and in its IT energy [MWh]."""
+    tables: tuple[dict, dict, dict] = ({}, {}, {})
+    for b, job in enumerate(f.batch):
+        for send in job.sends:
+            if s not in (job.home, send.dest):
+                continue
+            row = 0 if s == job.home else 1
+            for table, coef in zip(tables, (send.released_gpu_s, send.may_wait_gpu_s,
+                                            send.it_mwh), strict=True):
+                for t in np.flatnonzero(coef[row]):
+                    table.setdefault(int(t), []).append((float(coef[row, t]), (b, send.dest)))
+    return tables
+
+
 def site_extra_load(m: pyo.ConcreteModel, f: FleetData, s: int) -> ExtraLoad:
-    """What the fleet places at site ``s``: routed requests and checkpoints moved in."""
+    """What the fleet places at site ``s``: routed requests, checkpoints moved in, batch work
+    sent in or out and its data's transfers."""
     routes = [(r, int(np.flatnonzero(np.array(reg.sites) == s)[0]))
               for r, reg in enumerate(f.regions) if s in reg.sites]
     arrivals = [(j, job.transfer_mwh[s]) for j, job in enumerate(f.jobs) if s in job.sites]
+    released, may_wait, moved = _batch_terms(f, s)
+
+    def terms(table: dict, t: int):
+        return sum(c * m.batch_send[key] for c, key in table.get(t, ()))
 
     def it_mwh(t):
         return (sum(float(f.regions[r].it_mwh[i, t]) * m.route_share[r, s, t]
                     for r, i in routes)
-                + sum(e * m.arrive[j, s, t] for j, e in arrivals))
+                + sum(e * m.arrive[j, s, t] for j, e in arrivals) + terms(moved, t))
 
     def gpu_s(t):
         return sum(float(f.regions[r].gpu_s[i, t]) * m.route_share[r, s, t] for r, i in routes)
 
-    return ExtraLoad(it_mwh, gpu_s)
+    if not released:
+        return ExtraLoad(it_mwh, gpu_s)
+    return ExtraLoad(it_mwh, gpu_s, lambda t: terms(released, t), lambda t: terms(may_wait, t))
+
+
+def add_batch_move_constraints(m: pyo.ConcreteModel, f: FleetData, send: pyo.Var
+                               ) -> BatchMoveHandle:
+    """Each movable batch job's shares sent add up to at most all of it (its account terms
+    are in the sites' blocks, :func:`site_extra_load`)."""
+    m.MB = pyo.Set(initialize=range(len(f.batch)), ordered=True)
+    m.batch_once = pyo.Constraint(m.MB, rule=lambda m, b: sum(
+        send[b, x.dest] for x in f.batch[b].sends) <= 1.0)
+    return BatchMoveHandle(m.batch_pairs, send, m.batch_once)
 
 
 def add_routing_constraints(m: pyo.ConcreteModel, f: FleetData, routing: RoutingHandle
@@ -254,6 +347,7 @@ def build_fleet_model(f: FleetData, objective: str = "cost",
     m.T = pyo.RangeSet(0, f.n - 1)
     routing = add_routing_variables(m, f)
     arrive = add_migration_variables(m, f)
+    send = add_batch_move_variables(m, f)
     m.site = pyo.Block(range(len(f.sites)))
     handles = []
     colour = objective == "gti" or gti_target is not None
@@ -266,6 +360,7 @@ def build_fleet_model(f: FleetData, objective: str = "cost",
         handles.append(DispatchModel(b, supply, storage, deferrable, training, balance, green))
     add_routing_constraints(m, f, routing)
     migration = add_migration_constraints(m, f, handles, arrive)
+    batch = add_batch_move_constraints(m, f, send)
     target = None
     if gti_target is not None:
         m.target_short_mwh = pyo.Var(bounds=(0.0, None))
@@ -284,4 +379,4 @@ def build_fleet_model(f: FleetData, objective: str = "cost",
     expr = expr + PENALTY * (unrouted + short
                              + (target.short_mwh if target is not None else 0.0))
     m.objective = pyo.Objective(expr=expr, sense=pyo.minimize)
-    return FleetModel(m, handles, routing, migration, target)
+    return FleetModel(m, handles, routing, migration, target, batch)

@@ -19,13 +19,16 @@ import numpy as np
 from gti_core.score import AccountingParams
 from models import site as physics
 from models.tokens import gpu_energy_j
-from models.transfer import transfer_energy_mwh, transfer_s
+from models.transfer import arrival_slice, transfer_energy_mwh, transfer_s, transfer_spread
+from models.workloads import BatchJob
 from twin.engine.fleet import RegionDemand, SiteLink
 from twin.inputs import SiteInputs
 from twin.optimize.data import horizon_data
 from twin.optimize.fleet_model import (
+    BatchSend,
     FleetData,
     FleetModel,
+    MovableBatch,
     MovableJob,
     RegionData,
     build_fleet_model,
@@ -93,7 +96,57 @@ def fleet_data(inputs: list[SiteInputs], regions: list[RegionDemand],
         jobs.append(MovableJob(tj.job_id, h, tuple(where), local, required, cap, tokens, mwh))
     regs = [region_data(r, inputs, index, r.tokens_in, r.tokens_out) for r in regions]
     room = [inp.interactive_capacity_gpu_s - inp.interactive_busy_gpu_s for inp in inputs]
-    return FleetData([inp.name for inp in inputs], sites, regs, jobs, room)
+    return FleetData([inp.name for inp in inputs], sites, regs, jobs, room,
+                     movable_batch(inputs, links, 0, n))
+
+
+def movable_batch(inputs: list[SiteInputs], links: dict[frozenset, SiteLink], start: int,
+                  n: int) -> list[MovableBatch]:
+    """The batch jobs released in slices ``start .. start + n`` that a linked site serving
+    batch work could take: its data there (:func:`models.transfer.arrival_slice`, as the
+    engine moves it) before the job's deadline and within the horizon."""
+    out = []
+    for h, inp in enumerate(inputs):
+        for job in inp.batch_jobs:
+            if start <= job.release_slice < start + n:
+                sends = batch_sends(job, h, inputs, links, start, n)
+                if sends:
+                    out.append(MovableBatch(job.job_id, h, sends))
+    return out
+
+
+def batch_dests(home: int, inputs: list[SiteInputs], links: dict[frozenset, SiteLink]
+                ) -> list[int]:
+    """The sites a batch job released at ``home`` may be sent to: linked, serving batch."""
+    return [d for d, other in enumerate(inputs) if d != home and other.batch_energy is not None
+            and frozenset((inputs[home].name, other.name)) in links]
+
+
+def batch_sends(job: BatchJob, home: int, inputs: list[SiteInputs],
+                links: dict[frozenset, SiteLink], start: int, n: int) -> tuple[BatchSend, ...]:
+    """Each destination a batch job released at ``home`` may be sent to, with its terms over
+    slices ``start .. start + n`` (:class:`twin.optimize.fleet_model.BatchSend`)."""
+    out = []
+    rel = job.release_slice - start
+    last = min(job.deadline_slice - 1 - start, n)  # may wait after slices before this
+    for d in batch_dests(home, inputs, links):
+        other, lk = inputs[d], links[frozenset((inputs[home].name, inputs[d].name))]
+        duration = transfer_s(job.data_gb, lk.bandwidth_gbit_s)
+        a = arrival_slice(job.release_slice, duration, other.slice_s) - start
+        if a >= min(job.deadline_slice - start, n):
+            continue
+        released, may_wait, it_mwh = np.zeros((3, 2, n))
+        for row, site, first in ((0, home, rel), (1, d, a)):
+            work = float(physics.busy_gpu_s(gpu_energy_j(
+                job.tokens_in, job.tokens_out, inputs[site].batch_energy), inputs[site].gpu))
+            sign = -1.0 if row == 0 else 1.0
+            released[row, first] = sign * work
+            may_wait[row, first:last] = sign * work
+            spread = transfer_spread(duration, other.slice_s)[:n - rel]
+            it_mwh[row, rel:rel + len(spread)] = spread * transfer_energy_mwh(
+                job.data_gb, lk.energy_kwh_per_gb)
+        out.append(BatchSend(d, released, may_wait, it_mwh))
+    return tuple(out)
 
 
 def fleet_progress(sites: list, job_id: str, where: list[int], at: int
@@ -162,6 +215,7 @@ class FleetPlan:
     sites: dict[str, SitePlan]
     route_share: dict[tuple[str, str], np.ndarray]
     location: dict[str, list[str]]
+    batch_send: dict[str, dict[str, float]]
     lp_gti_slice: float
     gti_core_gti_slice: float
     objective_value: float
@@ -370,5 +424,17 @@ def _plan(fm: FleetModel, f: FleetData, lp: CompiledLP, best: _Solved, iteration
             if job_id in sites[name].run:
                 at[sites[name].run[job_id] >= 0.5] = name
         where[job_id] = list(at)
-    return FleetPlan(sites, route, where, best.lp_gti, best.core_gti, best.objective_value,
-                     iterations, timings)
+    return FleetPlan(sites, route, where, batch_shares(lp, best.x, fm, f), best.lp_gti,
+                     best.core_gti, best.objective_value, iterations, timings)
+
+
+def batch_shares(lp: CompiledLP, x: np.ndarray, fm: FleetModel, f: FleetData
+                 ) -> dict[str, dict[str, float]]:
+    """Per movable batch job the share the plan sends to each destination [fraction]."""
+    out: dict[str, dict[str, float]] = {}
+    for b, job in enumerate(f.batch):
+        for send in job.sends:
+            if job.job_id:
+                out.setdefault(job.job_id, {})[f.names[send.dest]] = float(
+                    x[lp.col(fm.batch.send, (b, send.dest))])
+    return out

@@ -7,28 +7,42 @@ compiled once into HiGHS. Each re-plan rewrites, through the handles, every site
 content, batch queues, training progress), and the fleet's: each region's requests at each site
 (coefficients of the routing shares in the sites' IT-energy, GPU and room rows, and the cost of
 a share left unrouted), where each movable training job is (what an arrival at each site costs
-in tokens and energy) and what it must train by the window's end. The shape never changes, so
-the solve starts from the last basis moved along the window.
+in tokens and energy) and what it must train by the window's end, and the batch jobs released
+in the window, each in a slot of its home (the most any window holds) whose shares sent to each
+linked site have their terms rewritten in both sites' account, deadline and IT-energy rows.
+Batch shares on their way to a site join its window as work released when they arrive. The
+shape never changes, so the solve starts from the last basis moved along the window.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.workloads import BatchJob
 from twin.dispatch.base import Observation
 from twin.dispatch.fleet import FleetInputs, JobView
 from twin.inputs import SiteInputs
 from twin.optimize.data import HorizonData, batch_jobs_table, horizon_data
 from twin.optimize.fleet_model import (
+    BatchSend,
     FleetData,
+    MovableBatch,
     MovableJob,
     RegionData,
     build_fleet_model,
 )
-from twin.optimize.fleet_plan import fleet_progress, move_costs, placed_jobs, region_data
+from twin.optimize.fleet_plan import (
+    batch_dests,
+    batch_sends,
+    batch_shares,
+    fleet_progress,
+    move_costs,
+    placed_jobs,
+    region_data,
+)
 from twin.optimize.highs import CompiledLP
 from twin.optimize.model import PENALTY
 from twin.optimize.plan import PlanValues, plan_values
@@ -43,6 +57,7 @@ class WindowPlan:
     sites: list[PlanValues]
     route_share: dict[tuple[str, str], np.ndarray]
     location: dict[str, list[str]]
+    batch_send: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class FleetWindow:
@@ -71,6 +86,10 @@ class FleetWindow:
         self.fc = [dataclasses.replace(fc, training_jobs=tuple(jobs))
                    for fc, jobs in zip(forecasts, placed, strict=True)]
         self.tables = [batch_jobs_table(inp) for inp in fleet.inputs]
+        self.dests = {h: batch_dests(h, fleet.inputs, fleet.links)
+                      for h in range(len(fleet.inputs))}
+        self.slots = {h: _most_released(self.tables[h][0], nw) if dests else 0
+                      for h, dests in self.dests.items()}
         f = self.data(0, None, model_shape=True)
         self.fm = build_fleet_model(f, objective, gti_target)
         self.lp = lp = CompiledLP(self.fm.model)
@@ -81,6 +100,7 @@ class FleetWindow:
                                                                             strict=True)]
         self.routes = _RouteRows(lp, self.fm, f, nw)
         self.moves = _MoveRows(lp, self.fm, f, nw)
+        self.batch = _BatchRows(lp, self.fm, f, nw)
         self.shift = lp.shift_map(step, nw)
         self.solves = 0
 
@@ -92,6 +112,13 @@ class FleetWindow:
         where = self._locations(state)
         for s, (fc, inp) in enumerate(zip(self.fc, fl.inputs, strict=True)):
             obs = state.observations[fl.inputs[s].name] if state is not None else None
+            coming = [dataclasses.replace(job, release_slice=at)
+                      for name, at, job in (state.arriving if state is not None else ())
+                      if name == inp.name]
+            table = self.tables[s] if not coming else tuple(
+                np.concatenate(pair) for pair in zip(self.tables[s],
+                                                     batch_jobs_table(inp, coming),
+                                                     strict=True))
             d = horizon_data(
                 fc, fl.params[s].alpha, start=k, n=nw,
                 initial_soc_mwh=obs.soc_mwh if obs is not None else inp.initial_soc_mwh,
@@ -99,7 +126,7 @@ class FleetWindow:
                 training_state=self._training_state(s, state, where),
                 discharge_green_fraction=np.ones(min(nw, self.n - k)),
                 soc_end_min_mwh=None if k + nw >= self.n else inp.initial_soc_mwh,
-                every_job=True, paced_training=True, jobs=self.tables[s])
+                every_job=True, paced_training=True, jobs=table)
             if d.n < nw:
                 d = d.padded(nw)
             if obs is not None:  # what is known now replaces the forecast of this slice
@@ -119,7 +146,32 @@ class FleetWindow:
             own[:len(part)] = part
             room.append(np.where(np.arange(nw) < self.n - k,
                                  inp.interactive_capacity_gpu_s - own, 0.0))
-        return FleetData([inp.name for inp in fl.inputs], sites, regions, jobs, room)
+        return FleetData([inp.name for inp in fl.inputs], sites, regions, jobs, room,
+                         self._batch(k, model_shape))
+
+    def _batch(self, k: int, model_shape: bool) -> list[MovableBatch]:
+        """Each home's slots: its batch jobs released in the window, then empty slots; each
+        with a send to every site it may ever send to (all terms 0 where this job cannot)."""
+        out, nw = [], self.nw
+        for h, dests in self.dests.items():
+            if not self.slots[h]:
+                continue
+            mine = sorted((j for j in self.fleet.inputs[h].batch_jobs
+                           if k <= j.release_slice < k + nw), key=lambda j: j.release_slice)
+            for i in range(self.slots[h]):
+                if model_shape:  # every coefficient present when the model is built
+                    ones = np.ones((2, nw))
+                    out.append(MovableBatch("", h, tuple(BatchSend(d, ones, ones, ones)
+                                                         for d in dests)))
+                    continue
+                job = mine[i] if i < len(mine) else None
+                sends = ({x.dest: x for x in batch_sends(job, h, self.fleet.inputs,
+                                                         self.fleet.links, k, nw)}
+                         if job is not None else {})
+                zero = np.zeros((2, nw))
+                out.append(MovableBatch(job.job_id if job is not None else "", h, tuple(
+                    sends.get(d, BatchSend(d, zero, zero, zero)) for d in dests)))
+        return out
 
     def _locations(self, state: FleetState | None) -> dict[str, int]:
         """Where each movable job is (its home before release or once done)."""
@@ -184,23 +236,34 @@ class FleetWindow:
             self.site_training[s].update(d)
         self.routes.update(f)
         self.moves.update(f)
+        self.batch.update(f)
         if self.solves:
             self.lp.shift_basis(*self.shift)
         x = self.lp.solve()
         self.solves += 1
         values = [plan_values(self.lp, x, h, d) for h, d in zip(self.fm.sites, f.sites,
                                                                  strict=True)]
-        return WindowPlan(k, values, self.routes.shares(x, f), _locations(values, f))
+        return WindowPlan(k, values, self.routes.shares(x, f), _locations(values, f),
+                          batch_shares(self.lp, x, self.fm, f))
 
 
 @dataclass(frozen=True)
 class FleetState:
     """What a fleet planner knows at the start of a slice: each site's observation (its own
-    requests only) and every released, unfinished training job."""
+    requests only), every released, unfinished training job, and the batch shares on their way
+    to a site: (site, the slice they join its queue in, the share)."""
 
     slice_index: int
     observations: dict[str, Observation]
     jobs: tuple[JobView, ...]
+    arriving: tuple[tuple[str, int, BatchJob], ...] = ()
+
+
+def _most_released(release: np.ndarray, nw: int) -> int:
+    """The most jobs released within any ``nw`` consecutive slices."""
+    r = np.sort(release)
+    return int(np.max(np.searchsorted(r, r + nw, side="left") - np.arange(len(r)),
+                      initial=0))
 
 
 def _locations(values: list[PlanValues], f: FleetData) -> dict[str, list[str]]:
@@ -299,3 +362,33 @@ class _MoveRows:
                 lp.set_coeffs(row, arrive, -signs[2] * job.transfer_tokens[s])
                 lp.set_coeffs(it_rows, arrive, signs[3] * job.transfer_mwh[s])
                 lp.set_coeffs(cap_row, arrive, -signs[4] * job.transfer_tokens[s])
+
+
+class _BatchRows:
+    """Each batch slot's send shares: their coefficients in the home's and the destination's
+    account, deadline and IT-energy rows, with their orientations, and their bounds (0 where
+    the slot holds no job or the job cannot reach that site)."""
+
+    def __init__(self, lp: CompiledLP, fm, f: FleetData, nw: int):
+        self.lp, self.entries, t = lp, [], range(nw)
+        for b, job in enumerate(f.batch):
+            for send in job.sends:
+                col = lp.col(fm.batch.send, (b, send.dest))
+                cols, parts = np.full(nw, col), []
+                for end, s in enumerate((job.home, send.dest)):
+                    h = fm.sites[s]
+                    for family, con in enumerate((h.deferrable.account, h.deferrable.deadlines,
+                                                  h.balance.it_energy)):
+                        rows = lp.row_array(con, t)
+                        parts.append((end, family, rows, lp.orientation(rows, cols,
+                                                                        np.ones(nw))))
+                self.entries.append((b, send.dest, col, cols, parts))
+
+    def update(self, f: FleetData) -> None:
+        lp = self.lp
+        for b, dest, col, cols, parts in self.entries:
+            send = next(x for x in f.batch[b].sends if x.dest == dest)
+            terms = (send.released_gpu_s, send.may_wait_gpu_s, send.it_mwh)
+            for end, family, rows, sign in parts:
+                lp.set_coeffs(rows, cols, sign * terms[family][end])
+            lp.set_col_bounds(np.array([col]), 0.0, 1.0 if send.released_gpu_s.any() else 0.0)

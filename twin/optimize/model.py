@@ -80,10 +80,14 @@ OBJECTIVES = ("cost", "gti")
 @dataclass(frozen=True)
 class ExtraLoad:
     """Load a fleet places at a site beyond its own: per slice ``t``, IT energy ``it_mwh(t)``
-    [MWh] and GPU time ``gpu_s(t)`` [GPU-s], as expressions of the fleet's variables."""
+    [MWh] and GPU time ``gpu_s(t)`` [GPU-s], and batch work sent in (or out, negative):
+    released ``batch_released_gpu_s(t)`` and allowed to wait after ``t``
+    ``batch_may_wait_gpu_s(t)`` [GPU-s], as expressions of the fleet's variables."""
 
     it_mwh: Callable[[int], object]
     gpu_s: Callable[[int], object]
+    batch_released_gpu_s: Callable[[int], object] | None = None
+    batch_may_wait_gpu_s: Callable[[int], object] | None = None
 
 
 def _bounds(values):
@@ -261,8 +265,10 @@ def _add_sized_storage(m: pyo.ConcreteModel, d: HorizonData, s: SizedStorage) ->
                          power_mw=m.bess_mw, energy_mwh=m.bess_mwh)
 
 
-def add_deferrable_constraints(m: pyo.ConcreteModel, d: HorizonData) -> DeferrableHandle:
-    """Batch work served per slice [GPU-s] through the backlog account."""
+def add_deferrable_constraints(m: pyo.ConcreteModel, d: HorizonData,
+                               extra: ExtraLoad | None = None) -> DeferrableHandle:
+    """Batch work served per slice [GPU-s] through the backlog account (with the work a fleet
+    sends in or out, ``extra``)."""
     m.batch_gpu_s = pyo.Var(m.T, bounds=(0.0, None))
     m.backlog_gpu_s = pyo.Var(m.T, bounds=(0.0, None))
     m.batch_late_gpu_s = pyo.Var(m.T, bounds=(0.0, None))  # slack: work past its deadline
@@ -271,13 +277,18 @@ def add_deferrable_constraints(m: pyo.ConcreteModel, d: HorizonData) -> Deferrab
     may_wait = data_var(m, "may_wait_gpu_s", d.not_due_gpu_s)
     backlog_init = fixed_var(m, "backlog_init_gpu_s", d.backlog_init_gpu_s)
 
+    sent_in = extra.batch_released_gpu_s if extra is not None else None
+    may_wait_in = extra.batch_may_wait_gpu_s if extra is not None else None
+
     def account(m, t):
         before = m.backlog_gpu_s[t - 1] if t > 0 else backlog_init
-        return m.backlog_gpu_s[t] == before + released[t] - m.batch_gpu_s[t]
+        return m.backlog_gpu_s[t] == before + released[t] - m.batch_gpu_s[t] + (
+            sent_in(t) if sent_in is not None else 0.0)
 
     m.deferrable = pyo.Constraint(m.T, rule=account)
     m.deadlines = pyo.Constraint(
-        m.T, rule=lambda m, t: m.backlog_gpu_s[t] - m.batch_late_gpu_s[t] <= may_wait[t])
+        m.T, rule=lambda m, t: m.backlog_gpu_s[t] - m.batch_late_gpu_s[t] <= may_wait[t] + (
+            may_wait_in(t) if may_wait_in is not None else 0.0))
     return DeferrableHandle(m.batch_gpu_s, m.backlog_gpu_s, m.batch_late_gpu_s, free, released,
                             may_wait, backlog_init, m.deferrable, m.deadlines)
 
@@ -535,7 +546,7 @@ def add_dispatch_families(m: pyo.ConcreteModel, d: HorizonData,
     supply = add_supply_variables(m, d, sized_supply, pv_mw_per_mw, wind_mw_per_mw)
     storage = (linked_storage(m, d) if linked_storage is not None
                else add_storage_constraints(m, d, sized_storage))
-    deferrable = add_deferrable_constraints(m, d)
+    deferrable = add_deferrable_constraints(m, d, extra)
     training = add_training_constraints(m, d, deferrable,
                                         extra.gpu_s if extra is not None else None)
     balance = add_balance_constraints(m, d, supply, storage, deferrable, training,

@@ -1,5 +1,6 @@
-"""Fleets: a migration followed by hand, routing that conserves every region's tokens, and a
-fleet without links that runs exactly like its sites alone."""
+"""Fleets: a migration and a batch job sent to another site followed by hand, the fleet LP's
+batch terms by hand, routing that conserves every region's tokens, and a fleet without links
+that runs exactly like its sites alone."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import pandas as pd
 import pytest
 
 from models.transfer import transfer_energy_mwh, transfer_s
-from models.workloads import TrainingJob
+from models.workloads import BatchJob, TrainingJob
 from tests.conftest import SCENARIOS
 from tests.tolerances import HAND_ATOL, HAND_REL
 from twin.dispatch import make_strategy
 from twin.dispatch.fleet import FleetRule, FleetView
 from twin.engine import SiteLink, simulate_fleet
 from twin.engine.fleet import RegionDemand, route_slice
+from twin.engine.records import join_task_records
+from twin.engine.site import SimulationError
 from twin.inputs import interactive_tokens
 
 from .test_engine import tiny_site
@@ -87,6 +90,92 @@ def test_migration_by_hand():
     for r in runs:
         te = r.task_energy.set_index("time")["it_mwh"]
         assert te.index.min() <= a.index[1] <= te.index.max()
+
+
+class SendAtRelease(FleetRule):
+    """A scripted fleet strategy: sends a share of every batch job released to one site."""
+
+    name = "scripted"
+
+    def __init__(self, dest: str, share: float):
+        self.dest, self.share = dest, share
+
+    def route(self, view: FleetView, region, reachable):
+        return [(site, 1.0) for site, _ in reachable]
+
+    def migrations(self, view: FleetView):
+        return []
+
+    def batch_moves(self, view: FleetView):
+        return [(b.job_id, self.dest, self.share) for b in view.released]
+
+
+def _sent_quarter(share: float = 0.25, links=True):
+    # X: 4.32e6 J of work (both GPUs for one 60-min slice), 450 GB of data, due at 3 h
+    job = BatchJob("X", 0, 3, 0.0, 4.32e6, data_gb=GB)
+    a = tiny_site(n=4, name="A", jobs=(job,))
+    b = tiny_site(n=4, name="B")
+    link = SiteLink(latency_ms=30.0, bandwidth_gbit_s=GBIT_S, energy_kwh_per_gb=KWH_PER_GB)
+    return simulate_fleet([(a, make_strategy("no_control")), (b, make_strategy("no_control"))],
+                          [], {frozenset(("A", "B")): link} if links else {},
+                          SendAtRelease("B", share))
+
+
+def test_batch_share_sent_by_hand():
+    # A quarter of X is sent to B at its release: 112.5 GB over 2 Gbit/s take 450 s, so it
+    # joins B's queue at the next slice start (3,600 s) and runs there on both GPUs for
+    # 1.08e6 J / 4.32e6 J x 3,600 s = 900 s. The 3.24e6 J left at A take 2,700 s.
+    runs, fleet = _sent_quarter()
+    (m,) = fleet.batch_moves
+    assert (m.origin, m.destination, m.share, m.start_s, m.end_s, m.arrival_slice) == (
+        "A", "B", 0.25, 0.0, 450.0, 1)
+    assert m.gb == pytest.approx(112.5, rel=HAND_REL)
+    assert runs[0].events == [("X sends 0.25 to B", 0.0), ("X released", 0.0),
+                              ("X start", 0.0), ("X done", 2700.0)]
+    assert runs[1].events == [("X released", 3600.0), ("X start", 3600.0), ("X done", 4500.0)]
+    host = 1.35e-6 / 3600.0  # MWh per J with the toy GPU's 35% host overhead
+    each_end = transfer_energy_mwh(112.5, KWH_PER_GB)
+    assert each_end == pytest.approx(0.001125, rel=HAND_REL)
+    for run, work_j, tokens in ((runs[0], 3.24e6, 3.24e6), (runs[1], 1.08e6, 1.08e6)):
+        te = run.task_energy
+        assert te["it_mwh"].sum() == pytest.approx(work_j * host + each_end, abs=HAND_ATOL)
+        assert te["tokens_out"].sum() == pytest.approx(tokens, rel=HAND_REL)
+        # the data's transfer energy is in slice 0 at both ends (it ran from 0 to 450 s)
+        moved = te[te["tokens_out"] == 0.0]
+        assert list(moved["time"]) == [run.meters["time"].iloc[0]]
+        assert run.batch_transfer_mwh == {"X": pytest.approx(each_end, rel=HAND_REL)}
+    # one task, released at A, met at both sites
+    tasks = join_task_records([r.tasks for r in runs])
+    assert list(tasks.index) == ["X"]
+    assert tasks.at["X", "site"] == "A" and bool(tasks.at["X", "deadline_met"])
+    assert tasks.at["X", "tokens_late"] == 0.0
+
+
+def test_batch_moves_a_fleet_may_not_make_are_refused():
+    with pytest.raises(SimulationError, match=r"moves batch job 'X' \(1\.5 of it\) to 'B'"):
+        _sent_quarter(share=1.5)
+    with pytest.raises(SimulationError, match=r"moves batch job 'X' \(0\.25 of it\) to 'B'"):
+        _sent_quarter(links=False)
+
+
+def test_fleet_lp_batch_terms_by_hand():
+    # X released at slice 1, due at the start of slice 4, 450 GB over a 2 Gbit/s link: its data
+    # takes 1,800 s, half of slice 1, so it could join B's queue in slice 2. Sent whole, it
+    # leaves A's account in slice 1 (4.32e6 J at 600 W = 7,200 GPU-s) and A's work that may
+    # wait after slices 1 and 2; it joins B's in slice 2 and may wait after slice 2 there (done
+    # by the start of slice 4 means it may not wait after slice 3). The transfer's energy,
+    # 4.5 kWh at each end, is all in slice 1.
+    from twin.optimize.fleet_plan import batch_sends
+    job = BatchJob("X", 1, 4, 0.0, 4.32e6, data_gb=GB)
+    a, b = tiny_site(n=6, name="A", jobs=(job,)), tiny_site(n=6, name="B")
+    link = SiteLink(latency_ms=30.0, bandwidth_gbit_s=GBIT_S, energy_kwh_per_gb=KWH_PER_GB)
+    (send,) = batch_sends(job, 0, [a, b], {frozenset(("A", "B")): link}, 0, 6)
+    assert send.dest == 1
+    assert send.released_gpu_s.tolist() == [[0, -7200, 0, 0, 0, 0], [0, 0, 7200, 0, 0, 0]]
+    assert send.may_wait_gpu_s.tolist() == [[0, -7200, -7200, 0, 0, 0], [0, 0, 7200, 0, 0, 0]]
+    assert send.it_mwh.tolist() == [[0, 0.0045, 0, 0, 0, 0]] * 2
+    # a window that ends before the data could arrive offers no send
+    assert batch_sends(job, 0, [a, b], {frozenset(("A", "B")): link}, 0, 2) == ()
 
 
 def _regions(n: int) -> list[RegionDemand]:
@@ -186,7 +275,7 @@ def test_east_west_greedy_moves_work_west_and_raises_fleet_gti(east_west):
         assert s["kpis"]["deadline_misses"] == 0
         for region in s["fleet"]["regions"].values():
             assert region["tokens_out_beyond_bound"] == 0.0
-    assert base["fleet"]["migrations"] == 0
+    assert base["fleet"]["migrations"] == 0 and base["fleet"]["batch_moves"] == 0
     assert base["fleet"]["regions"]["east_api"]["share_served_away_from_nearest"] == 0.0
     assert greedy["fleet"]["migrations"] >= 1
     assert greedy["fleet"]["regions"]["east_api"]["share_served_away_from_nearest"] > 0.5
@@ -207,6 +296,21 @@ def test_east_west_fleet_optimizers_plan_routing_and_training_as_one_lp(east_wes
         assert s["fleet"]["regions"]["east_api"]["share_served_away_from_nearest"] > 0.9
         for region in s["fleet"]["regions"].values():
             assert region["tokens_out_beyond_bound"] == 0.0
+    # the east's batch jobs run in the west, sent when released (all of them, whole: the
+    # west's surplus is free); each is one task whose tokens add up over the sites
+    for name in ("oracle", "mpc"):
+        fleet, run = runs[name].summary["fleet"], runs[name]
+        assert fleet["batch_moves"] >= 25
+        assert all(m["origin"] == "east" and m["destination"] == "west"
+                   for m in fleet["batch_sent"])
+        jobs = {j.job_id: j for j in run.inputs[0].batch_jobs}
+        te = run.task_energy[run.task_energy["task_id"].isin(list(jobs))]
+        served = te.groupby("task_id")["tokens_out"].sum()
+        assert np.allclose(served.reindex(list(jobs)).to_numpy(),
+                           [j.tokens_out for j in jobs.values()], rtol=1e-9, atol=0)
+        tasks = run.tasks.set_index("task_id").loc[fleet["batch_jobs_moved"]]
+        assert (tasks["sites"] == "east,west").all() and (tasks["site"] == "east").all()
+        assert tasks["deadline_met"].all()
     # the oracle is the bound on its objective (cost); the plan's flows and the engine's agree
     assert oracle["kpis"]["cost_total"] <= mpc["kpis"]["cost_total"] + 1.0
     plan = oracle["fleet"]["plan"]["plan_gti_slice_gti_core"]
