@@ -21,6 +21,9 @@ ENERGY_COLUMNS: tuple[str, ...] = (
 )
 #: Every column of a meter table: slice start (UTC), site, grid renewable share, then energies.
 METER_COLUMNS: tuple[str, ...] = ("time", "site", "grid_share", *ENERGY_COLUMNS)
+#: Meters a table may carry, read as 0 when absent (spec section 1): on-site backup generation
+#: (a grey inflow in the balance) and load not served (in no other column) [MWh].
+OPTIONAL_ENERGY_COLUMNS: tuple[str, ...] = ("backup_mwh", "unserved_mwh")
 
 #: Relative tolerance of the per-slice balance, times max(facility_mwh) (spec section 1).
 BALANCE_RTOL = 1e-9
@@ -39,10 +42,11 @@ def _first_bad(mask: np.ndarray, meters: pd.DataFrame) -> str:
 def check_meters(meters: pd.DataFrame) -> None:
     """Raise :class:`MeterError` unless ``meters`` is a well-formed, balanced meter table.
 
-    Checks, in order: every column of :data:`METER_COLUMNS` is present; no energy is negative or
-    missing; ``grid_share`` lies in [0, 1]; ``facility = it + cooling + aux``; and the bus balance
-    ``pv + wind + grid_import + bess_discharge = facility + bess_charge + grid_export`` closes
-    within ``1e-9 * max(facility_mwh)`` in every slice.
+    Checks, in order: every column of :data:`METER_COLUMNS` is present; no energy (with the
+    optional :data:`OPTIONAL_ENERGY_COLUMNS` where present) is negative or missing;
+    ``grid_share`` lies in [0, 1]; ``facility = it + cooling + aux``; and the bus balance
+    ``pv + wind + grid_import + bess_discharge + backup = facility + bess_charge + grid_export``
+    closes within ``1e-9 * max(facility_mwh)`` in every slice.
 
     Parameters
     ----------
@@ -53,7 +57,8 @@ def check_meters(meters: pd.DataFrame) -> None:
     if missing:
         raise MeterError(
             f"column {missing[0]!r} is missing (a meter table needs {list(METER_COLUMNS)})")
-    for col in (*ENERGY_COLUMNS, "grid_share"):
+    optional = [c for c in OPTIONAL_ENERGY_COLUMNS if c in meters.columns]
+    for col in (*ENERGY_COLUMNS, *optional, "grid_share"):
         values = meters[col].to_numpy(dtype=float)
         bad = ~np.isfinite(values)
         if bad.any():
@@ -83,16 +88,28 @@ def check_meters(meters: pd.DataFrame) -> None:
     if bad.any():
         raise MeterError(
             f"energy balance does not close by {gap[bad][0]:.6g} MWh at {_first_bad(bad, meters)}: "
-            "pv + wind + grid_import + bess_discharge must equal "
+            "pv + wind + grid_import + bess_discharge + backup must equal "
             "facility + bess_charge + grid_export"
         )
+
+
+def meter_columns(meters: pd.DataFrame) -> list[str]:
+    """The meter columns of a table: :data:`METER_COLUMNS` and the optional ones it has."""
+    return [*METER_COLUMNS, *(c for c in OPTIONAL_ENERGY_COLUMNS if c in meters.columns)]
+
+
+def optional_meter(meters: pd.DataFrame, col: str) -> np.ndarray:
+    """An optional meter's values, 0 where the table has no such column [MWh]."""
+    if col in meters.columns:
+        return meters[col].to_numpy(dtype=float)
+    return np.zeros(len(meters))
 
 
 def balance_gap_mwh(meters: pd.DataFrame) -> np.ndarray:
     """Inflow minus outflow at the site bus per slice [MWh] (zero when the balance closes)."""
     inflow = (
         meters["pv_mwh"] + meters["wind_mwh"] + meters["grid_import_mwh"]
-        + meters["bess_discharge_mwh"]
+        + meters["bess_discharge_mwh"] + optional_meter(meters, "backup_mwh")
     )
     outflow = meters["facility_mwh"] + meters["bess_charge_mwh"] + meters["grid_export_mwh"]
     return (inflow - outflow).to_numpy(dtype=float)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gti_core.attribution import allocate_it_first, allocate_pro_rata, base_green_inflow_mwh
 from gti_core.contracts import Contract, contract_slice_cover, contract_volume_on_slices
-from gti_core.meters import check_meters
+from gti_core.meters import check_meters, optional_meter
 from gti_core.methods import PERIODS, PeriodGroups, gti_over_periods, period_groups
 from gti_core.rating import DEFAULT_THRESHOLDS, label
 from gti_core.storage import StorageParams, storage_provenance
@@ -111,7 +111,9 @@ def score_site(
     m = {c: meters[c].to_numpy(dtype=float) for c in meters.columns if c.endswith("_mwh")}
     share = meters["grid_share"].to_numpy(dtype=float)
     nonit = m["cooling_mwh"] + m["aux_mwh"]
-    total_in = m["pv_mwh"] + m["wind_mwh"] + m["grid_import_mwh"] + m["bess_discharge_mwh"]
+    # backup generation is grey inflow: in the bus's total, not in its green (spec section 3)
+    total_in = (m["pv_mwh"] + m["wind_mwh"] + m["grid_import_mwh"] + m["bess_discharge_mwh"]
+                + optional_meter(meters, "backup_mwh"))
     base = base_green_inflow_mwh(m["pv_mwh"], m["wind_mwh"], m["grid_import_mwh"], share,
                                  params.alpha)
     flows = storage_provenance(base, m["it_mwh"], nonit, total_in, m["bess_charge_mwh"],

@@ -7,7 +7,7 @@ import pandas as pd
 
 from gti_core.emissions import g_per_1000_tokens, location_based_kg, task_emissions_kg
 from gti_core.fleet import fleet_periods, fleet_run
-from gti_core.meters import ENERGY_COLUMNS
+from gti_core.meters import ENERGY_COLUMNS, OPTIONAL_ENERGY_COLUMNS, optional_meter
 from gti_core.rating import gti_level, label
 from gti_core.score import AccountingParams, SiteScore, labels_for
 from gti_core.storage import StorageParams
@@ -58,6 +58,8 @@ def meter_kpis(meters: pd.DataFrame, price_usd_per_mwh=None, export_usd_per_mwh:
         [$] and ``emissions_location_kg`` [kgCO2e].
     """
     k: dict[str, float | None] = {c: float(meters[c].sum()) for c in ENERGY_COLUMNS}
+    for c in OPTIONAL_ENERGY_COLUMNS:
+        k[c] = float(optional_meter(meters, c).sum())
     imp = meters["grid_import_mwh"].to_numpy(float)
     k["cost_total"] = (None if price_usd_per_mwh is None else float(
         imp @ np.asarray(price_usd_per_mwh, float)

@@ -61,14 +61,23 @@ def battery_params(cfg, slice_minutes: int) -> BatteryParams:
 
 def max_charge_mwh(soc_mwh: float, p: BatteryParams, dt_h: float) -> float:
     """Most energy the battery can draw from the bus this slice [MWh]."""
-    room = p.max_soc_mwh - soc_mwh * (1.0 - p.self_discharge_per_slice)
-    return max(0.0, min(p.power_mw * dt_h, room / p.charge_efficiency))
+    return part_limits_mwh(soc_mwh * (1.0 - p.self_discharge_per_slice), p, dt_h)[0]
 
 
 def max_discharge_mwh(soc_mwh: float, p: BatteryParams, dt_h: float) -> float:
     """Most energy the battery can deliver to the bus this slice [MWh]."""
-    avail = soc_mwh * (1.0 - p.self_discharge_per_slice) - p.min_soc_mwh
-    return max(0.0, min(p.power_mw * dt_h, avail * p.discharge_efficiency))
+    return part_limits_mwh(soc_mwh * (1.0 - p.self_discharge_per_slice), p, dt_h)[1]
+
+
+def part_limits_mwh(content_mwh: float, p: BatteryParams, hours: float,
+                    power_share: float = 1.0) -> tuple[float, float]:
+    """Most energy the battery can draw from and deliver to the bus over ``hours`` [MWh],
+    from a content that has already lost the slice's self-discharge (a slice settled in
+    parts applies it once, at its start, as :func:`battery_step` does), with ``power_share``
+    of its strings in service [fraction]."""
+    power = p.power_mw * power_share * hours
+    return (max(0.0, min(power, (p.max_soc_mwh - content_mwh) / p.charge_efficiency)),
+            max(0.0, min(power, (content_mwh - p.min_soc_mwh) * p.discharge_efficiency)))
 
 
 def battery_step(soc_mwh: float, charge_mwh: float, discharge_mwh: float,

@@ -163,8 +163,8 @@ def non_it_mwh(it_mwh, cooling_fraction, aux_fraction):
 
 class MeterRow(NamedTuple):
     """One slice of one site's meters [MWh], in the order of ``gti_core.meters.ENERGY_COLUMNS``
-    (spec section 1); facility energy is IT + cooling + aux. (A named tuple: immutable, typed,
-    and cheap to make once a slice.)"""
+    then ``OPTIONAL_ENERGY_COLUMNS`` (spec section 1); facility energy is IT + cooling + aux.
+    (A named tuple: immutable, typed, and cheap to make once a slice.)"""
 
     pv_mwh: float
     wind_mwh: float
@@ -176,14 +176,24 @@ class MeterRow(NamedTuple):
     it_mwh: float
     cooling_mwh: float
     aux_mwh: float
+    backup_mwh: float = 0.0
+    unserved_mwh: float = 0.0
 
     @property
     def facility_mwh(self) -> float:
         return self.it_mwh + self.cooling_mwh + self.aux_mwh
 
     def values(self) -> tuple[float, ...]:
-        """The row's energies with facility last, in ``ENERGY_COLUMNS`` order [MWh]."""
-        return (*self, self.it_mwh + self.cooling_mwh + self.aux_mwh)
+        """The row's energies in ``ENERGY_COLUMNS`` order (facility after aux), then backup and
+        unserved [MWh]."""
+        return (*self[:10], self.facility_mwh, self.backup_mwh, self.unserved_mwh)
+
+
+def sum_rows(rows: list[MeterRow]) -> MeterRow:
+    """The parts of a slice as one row [MWh]."""
+    if len(rows) == 1:
+        return rows[0]
+    return MeterRow(*(float(sum(col)) for col in zip(*rows, strict=True)))
 
 
 class BusLimits(NamedTuple):

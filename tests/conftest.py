@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gti_core.meters import ENERGY_COLUMNS
+from gti_core.meters import ENERGY_COLUMNS, OPTIONAL_ENERGY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -22,6 +22,9 @@ def meter_table(rows: list[dict], site: str = "s", start: str = "2023-01-01",
                                           freq=f"{slice_minutes}min", tz="UTC"))
     frame.insert(1, "site", site)
     frame.insert(2, "grid_share", [float(r.get("grid_share", 0.0)) for r in rows])
+    for col in OPTIONAL_ENERGY_COLUMNS:  # only when a row names it (spec: 0 when absent)
+        if any(col in r for r in rows):
+            frame[col] = [float(r.get(col, 0.0)) for r in rows]
     return frame
 
 

@@ -76,14 +76,23 @@ def run(
     print_headline(result.summary, run_dir)
 
 
-def run_files(scn, result) -> dict:
-    """``scenario.yaml`` (the scenario as run, every default filled in) and ``report.html``."""
+def scenario_text(scn) -> str:
+    """A scenario as YAML, every default filled in."""
     import yaml
 
+    return yaml.safe_dump(scn.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False,
+                          allow_unicode=True)
+
+
+def scenario_writer(scn):
+    return lambda p: p.write_text(scenario_text(scn))
+
+
+def run_files(scn, result) -> dict:
+    """``scenario.yaml`` (the scenario as run, every default filled in) and ``report.html``."""
     from twin.report import report_html
 
-    text = yaml.safe_dump(scn.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False,
-                          allow_unicode=True)
+    text = scenario_text(scn)
     run = {"summary": result.summary, "meters": result.meters, "scenario_text": text,
            **result.tables()}
     return {"scenario.yaml": lambda p: p.write_text(text),
@@ -302,6 +311,8 @@ def size_cmd(
     strategy: str = typer.Option("greedy", "--strategy",
                                  help="strategy that simulates the sized plant"),
     time_limit: float = typer.Option(600.0, "--time-limit", help="HiGHS limit per solve [s]"),
+    survive_hours: float | None = typer.Option(
+        None, "--survive-hours", help="gensets so that no outage this long at any hour sheds"),
     out: Path | None = typer.Option(None, "--out", help="folder (default results/size-<name>)"),
 ) -> None:
     """Size PV, wind and battery for a GTI target (or a frontier of targets), then simulate the
@@ -319,6 +330,8 @@ def size_cmd(
         fail(f"--target = {target}: must lie in (0, 1]")
     if strategy not in REGISTRY:
         fail(f"--strategy = {strategy!r}: known strategies are {sorted(REGISTRY)}")
+    if survive_hours is not None and not 0.0 < survive_hours <= 168.0:
+        fail(f"--survive-hours = {survive_hours}: must lie in (0, 168]")
     try:
         scn = load(scenario)
         targets = parse_frontier(frontier) if frontier else [target]
@@ -327,7 +340,7 @@ def size_cmd(
             raise ScenarioError(f"--site = {site!r}: the scenario's sites are {names}")
         k = names.index(site) if site else 0
         res = size(scn, targets, method, k, resolution, horizon_days, strategy, time_limit,
-                   typical)
+                   typical, survive_hours)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     over = f"{res['slices']} slices" + (f" (as {typical} typical days)" if typical else "")
@@ -368,10 +381,18 @@ def size_cmd(
     run_dir = out if out is not None else Path("results") / f"size-{scn.name}"
     frame = res["frontier"]
     title = f"{scn.name} · {scn.sites[k].name} · {method} method: cost of a GTI target"
-    write_folder(run_dir, {"frontier.csv": lambda p: frame.to_csv(p, index=False),
-                           "frontier.html": lambda p: p.write_text(frontier_html(frame, title)),
-                           "summary.json": json_writer(summary)})
-    console.print(f"wrote {run_dir}/ (frontier.csv, frontier.html, summary.json)")
+    files = {"frontier.csv": lambda p: frame.to_csv(p, index=False),
+             "frontier.html": lambda p: p.write_text(frontier_html(frame, title)),
+             "summary.json": json_writer(summary)}
+    sv = res["survive"]
+    if sv:
+        console.print(f"to ride through {sv['hours']:g} h without the grid from any hour: "
+                      f"{sv['required_mw']:,.1f} MW of gensets, {sv['units']} x "
+                      f"{sv['unit_mw']:g} MW (worst start {sv['worst_start'][:16] or '-'})")
+        summary["survive"] = {key: v for key, v in sv.items() if key != "scenario"}
+        files["sized_scenario.yaml"] = scenario_writer(sv["scenario"])
+    write_folder(run_dir, files)
+    console.print(f"wrote {run_dir}/ ({', '.join(files)})")
 
 
 @app.command()
@@ -554,9 +575,15 @@ def catalog_query(
     console.print(table)
 
 
+from twin import cli_events  # noqa: E402,F401  (registers ``resilience`` on the app)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    # run the imported module's app, where cli_events registered its commands
+    from twin.cli import app as registered
+
+    sys.exit(registered())

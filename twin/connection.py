@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gti_core.meters import optional_meter
 from models.network import FlowResults, load_network, year_power_flows
 from twin.scenario import SiteConfig
 
@@ -22,27 +23,32 @@ LOADING_TOL = 1e-9
 
 def connection_flows(meters: pd.DataFrame, site: SiteConfig, base_dir,
                      slice_minutes: int) -> FlowResults:
-    """Power flows of every slice of one site's meters (site-bus side)."""
+    """Power flows of every slice of one site's meters (site-bus side; backup generation is
+    injected at the site bus with the battery)."""
     cfg = site.grid.network
     dt_h = slice_minutes / 60.0
     facility = meters["facility_mwh"].to_numpy(float) / dt_h
     q = facility * np.tan(np.arccos(cfg.facility_power_factor))
-    bess = (meters["bess_discharge_mwh"] - meters["bess_charge_mwh"]).to_numpy(float) / dt_h
+    bess = (meters["bess_discharge_mwh"] - meters["bess_charge_mwh"]
+            + optional_meter(meters, "backup_mwh")).to_numpy(float) / dt_h
     net = load_network(cfg, base_dir)
     return year_power_flows(net, facility, q, meters["pv_mwh"].to_numpy(float) / dt_h,
                             meters["wind_mwh"].to_numpy(float) / dt_h, bess)
 
 
-def meters_at_poi(meters: pd.DataFrame, flows: FlowResults, slice_minutes: int) -> pd.DataFrame:
+def meters_at_poi(meters: pd.DataFrame, flows: FlowResults, slice_minutes: int,
+                  grid_up_fraction: np.ndarray | None = None) -> pd.DataFrame:
     """The meters with connection losses added to aux and the grid meters moved to the POI.
 
     Notes
     -----
     With ``L`` the losses of the slice [MWh]: ``aux += L``, ``facility += L``, and
-    ``import' - export' = import - export + L`` with at most one of them non-zero.
+    ``import' - export' = import - export + L`` with at most one of them non-zero. While the
+    grid is down the connection is de-energised: ``L`` counts only the share of each slice the
+    grid was up (``grid_up_fraction``, 1 where omitted).
     """
     dt_h = slice_minutes / 60.0
-    loss = flows.losses_mw * dt_h
+    loss = flows.losses_mw * dt_h * (1.0 if grid_up_fraction is None else grid_up_fraction)
     out = meters.copy()
     net = (meters["grid_import_mwh"] - meters["grid_export_mwh"]).to_numpy(float) + loss
     out["grid_import_mwh"] = np.maximum(net, 0.0)

@@ -10,7 +10,17 @@ import pandas as pd
 
 from models import datacenter, grid, pv, tokens, transfer, weather, wind, workloads
 from models import site as physics
+from models.backup import GensetParams, genset_params
 from models.battery import BatteryParams, battery_params
+from models.events import (
+    DemandResponse,
+    Derate,
+    Failures,
+    Outage,
+    PoiLimit,
+    SiteEvents,
+)
+from twin.events_schema import DEFAULT_SHEDDING, utc
 from twin.scenario import (
     InteractiveConfig,
     PVConfig,
@@ -59,6 +69,10 @@ class SiteInputs:
     initial_green_fraction: float
     training_jobs: tuple[workloads.TrainingJob, ...] = ()
     pool_gpus: int | None = None  # GPUs training may hold (None: beside interactive's peak)
+    events: SiteEvents = SiteEvents()  # outages, limits, derates, demand response, failures
+    backup: GensetParams | None = None  # gensets
+    ups_ride_through_s: float = 0.0  # time the UPS carries the whole load [s]
+    shedding: tuple[str, ...] = DEFAULT_SHEDDING  # what gives way, in order, when short
 
     @property
     def n(self) -> int:
@@ -289,7 +303,40 @@ def build_site_inputs(scn: Scenario, k: int, routed_busy_gpu_s: np.ndarray | Non
         initial_green_fraction=bcfg.initial_green_fraction if bcfg else 0.0,
         training_jobs=tuple(training),
         pool_gpus=pool,
+        events=site_events(k, site, index, sm * 60.0),
+        backup=genset_params(site.backup.gensets) if site.backup.gensets else None,
+        ups_ride_through_s=site.backup.ups_ride_through_s,
+        shedding=tuple(site.shedding),
     )
+
+
+def site_events(k: int, site: SiteConfig, index: pd.DatetimeIndex, slice_s: float
+                ) -> SiteEvents:
+    """A site's events in seconds from the horizon's start; a window that does not lie within
+    the horizon is refused, naming it."""
+    ev = site.events
+    start, end = index[0], index[-1] + pd.Timedelta(seconds=slice_s)
+
+    def seconds(kind: str, i: int, w) -> tuple[float, float]:
+        a, b = utc(w.start), utc(w.end)
+        if a < start or b > end:
+            raise ScenarioError(f"sites[{k}].events.{kind}[{i}]: {a} .. {b} is not within the "
+                                f"horizon {start} .. {end}")
+        return (a - start).total_seconds(), (b - start).total_seconds()
+
+    return SiteEvents(
+        outages=tuple(Outage(*seconds("outages", i, w)) for i, w in enumerate(ev.outages)),
+        poi_limits=tuple(PoiLimit(*seconds("poi_limits", i, w), w.max_import_mw,
+                                  w.max_export_mw) for i, w in enumerate(ev.poi_limits)),
+        derates=tuple(Derate(*seconds("derates", i, w), w.component, w.available_fraction)
+                      for i, w in enumerate(ev.derates)),
+        demand_response=tuple(
+            DemandResponse(*seconds("demand_response", i, w), w.reduce_import_mw,
+                           w.payment_usd_per_mwh, w.penalty_usd_per_mwh, w.baseline_days)
+            for i, w in enumerate(ev.demand_response)),
+        failures=tuple(Failures(f.component, f.units, f.mtbf_h * 3600.0, f.mttr_h * 3600.0,
+                                f.distribution, f.weibull_shape) for f in ev.failures),
+        seed=ev.seed)
 
 
 def _pool_gpus(k: int, dc, busy_gpu_s: np.ndarray, routed_busy_gpu_s: np.ndarray | None,

@@ -131,6 +131,7 @@ def report_html(run: dict) -> str:
     alpha = fleet_alpha(s)
     months = [lab for lab in s["levels"]["month"] if lab["method"] == "slice"]
     fleet = fleet_context(run)
+    events = events_context(run)
     return _environment().get_template("report.html.j2").render(
         s=s, plotly_js=_plotly_js(),
         badge_slice=badge_svg(g["gti_slice"], "slice", period, g["level_slice"], alpha),
@@ -142,8 +143,35 @@ def report_html(run: dict) -> str:
                  {"target": "fig-gap", "json": _script_json(gap_figure(s))},
                  *([{"target": "fig-moved", "json": _script_json(fleet["figure"])}]
                    if fleet is not None else [])],
-        sites=site_rows(s) if len(s["sites"]) > 1 else [], fleet=fleet,
+        sites=site_rows(s) if len(s["sites"]) > 1 else [], fleet=fleet, events=events,
         scenario_text=run.get("scenario_text") or "(this run folder holds no scenario.yaml)")
+
+
+#: Event-log entries of the site's events (the jobs' own entries are left out).
+EVENT_WORDS = ("grid outage", "POI limit", "derate", "demand response", "failed", "repaired",
+               "gensets", "UPS")
+
+
+def events_context(run: dict) -> list[dict]:
+    """Per site with events or backup: its resilience block of summary.json, its GTI over the
+    whole run, and its event log (time in UTC)."""
+    s, out = run["summary"], []
+    log = run.get("events")
+    for name, site in s["sites"].items():
+        res = site.get("resilience")
+        if res is None:
+            continue
+        rows = []
+        if log is not None and len(log):
+            mine = log[(log["site"] == name)
+                       & log["event"].str.contains("|".join(EVENT_WORDS), regex=True)]
+            start = pd.Timestamp(s["start"])
+            rows = [{"time": str(start + pd.Timedelta(seconds=float(t)))[:19], "event": e}
+                    for e, t in zip(mine["event"], mine["time_s"], strict=True)]
+        out.append({"site": name, "res": res, "gti_slice": site["gti"]["gti_slice"],
+                    "unserved_mwh": site["kpis"]["unserved_mwh"],
+                    "backup_mwh": site["kpis"]["backup_mwh"], "log": rows})
+    return out
 
 
 COMPARE_ROWS = (

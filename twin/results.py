@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from gti_core.meters import METER_COLUMNS
+from gti_core.meters import meter_columns
 
 
 def write_folder(run_dir: Path, writers: dict) -> Path:
@@ -77,13 +77,14 @@ def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
     summary : dict
         JSON-serialisable summary.
     meters : pandas.DataFrame
-        The meter table; written with exactly :data:`METER_COLUMNS`.
+        The meter table; written with exactly :data:`METER_COLUMNS` and the optional meters it
+        has (:func:`gti_core.meters.meter_columns`).
     files : dict, optional
         Further files: name -> ``fn(path)`` that writes it (``scenario.yaml``, ``report.html``).
     **tables : pandas.DataFrame
         Further tables, each written as ``<name>.parquet``.
     """
-    writers = {"meters.parquet": lambda p: meters[list(METER_COLUMNS)].to_parquet(p, index=False)}
+    writers = {"meters.parquet": lambda p: meters[meter_columns(meters)].to_parquet(p, index=False)}
     for name, table in tables.items():
         writers[f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
     writers["summary.json"] = json_writer(summary)

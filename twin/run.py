@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from gti_core.score import AccountingParams, SiteScore, score_site
@@ -159,7 +160,8 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
                 flows = connection_flows(run.meters, site, scn.base_dir, scn.slice_minutes)
             except (FileNotFoundError, ValueError) as err:
                 raise ScenarioError(f"sites[{k}].{err}") from None
-            run.meters = meters_at_poi(run.meters, flows, scn.slice_minutes)
+            run.meters = meters_at_poi(run.meters, flows, scn.slice_minutes,
+                                       run.resilience.get("grid_up_fraction"))
             connections[site.name] = flow_table(site, run.meters["time"], flows)
     t_net = time.perf_counter()
     scores = [score_site(r.meters, p) for r, p in zip(runs, params, strict=True)]
@@ -251,10 +253,12 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
     granularities = [scn.site_accounting(k).grid_data_granularity for k in range(len(inputs))]
     acc = gti_summary(scores, params, granularities, tasks)
     site_kpis = {}
-    for inp, run in zip(inputs, runs, strict=True):
+    for inp, run, score in zip(inputs, runs, scores, strict=True):
         site_kpis[inp.name] = _kpis(inp, run, tasks[tasks["site"] == inp.name])
         acc["sites"][inp.name] = {"weather": inp.weather_source, **acc["sites"][inp.name],
                                   "kpis": site_kpis[inp.name]}
+        if inp.events.any or inp.backup is not None:
+            acc["sites"][inp.name]["resilience"] = resilience_block(inp, run, score)
     per_site_only = ("pv_capacity_factor", "wind_capacity_factor", "pue", "peak_import_mw",
                      "bess_equivalent_full_cycles")
     kpis = {key: float(sum(k[key] for k in site_kpis.values()))
@@ -286,6 +290,23 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
     }
 
 
+def resilience_block(inp: SiteInputs, run: SiteRun, score: SiteScore) -> dict:
+    """A site's events in summary.json: hours without the grid, backup energy, fuel and its
+    emissions, what was shed, the time-slice GTI over the slices the grid was up in full
+    (outage periods left out), and each demand-response call."""
+    r = run.resilience
+    up = np.asarray(r["grid_up_fraction"]) >= 1.0 - 1e-9
+    s = score.slices
+    it = s["it_mwh"].to_numpy()[up]
+    green = (s["g_it"] + s["g_contract"]).to_numpy()[up]
+    return {
+        "grid_down_h": float((1.0 - np.asarray(r["grid_up_fraction"])).sum() * inp.dt_h),
+        "gti_slice_grid_up": float(green.sum() / it.sum()) if it.sum() > 0 else 0.0,
+        **{k: v for k, v in r.items() if k != "grid_up_fraction"},
+        "failures": sum(1 for name, _ in run.events if name.endswith(" failed")),
+    }
+
+
 def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float]:
     m = run.meters
     batch = tasks[tasks["kind"] == "batch"]
@@ -306,6 +327,7 @@ def _kpis(inp: SiteInputs, run: SiteRun, tasks: pd.DataFrame) -> dict[str, float
         "training_overhead_gpu_hours": float(training["overhead_gpu_s"].sum() / 3600.0),
         "deadline_misses": float((~deferrable["deadline_met"].astype(bool)).sum()),
         "tokens_late": float(deferrable["tokens_late"].sum()),
+        "interactive_tokens_shed": run.resilience.get("shed_tokens_out", 0.0),
         "pue": float(m["facility_mwh"].sum() / m["it_mwh"].sum()) if m["it_mwh"].sum() else 0.0,
         "bess_equivalent_full_cycles": (float(m["bess_discharge_mwh"].sum()
                                                / inp.battery.energy_mwh)

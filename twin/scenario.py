@@ -16,6 +16,13 @@ from pydantic import Field, ValidationError, model_validator
 from gti_core.sources import ALPHA_BANDS
 from models.weather import PRESETS
 from twin.accounting_schema import AccountingConfig, SiteAccountingConfig
+from twin.events_schema import (
+    DEFAULT_SHEDDING,
+    BackupConfig,
+    EventsConfig,
+    Shedding,
+    check_shedding,
+)
 from twin.fleet_schema import FleetConfig, check_fleet
 from twin.schema import ScenarioError, _Schema, check_unique
 from twin.workload_schema import (  # noqa: F401  (re-exported: the scenario's names)
@@ -280,6 +287,17 @@ class SiteConfig(_Schema):
     grid: GridConfig
     accounting: SiteAccountingConfig | None = Field(
         None, description="the site's own grid granularity and alpha (default: the scenario's)")
+    events: EventsConfig = Field(
+        EventsConfig(), description="outages, limits, derates, demand response, failures")
+    backup: BackupConfig = Field(BackupConfig(), description="gensets and UPS ride-through")
+    shedding: Shedding = Field(
+        list(DEFAULT_SHEDDING), description="order in which work gives way when supply "
+        "cannot cover the load: pause training, defer batch, shed interactive requests")
+
+    @model_validator(mode="after")
+    def _shedding_order(self) -> SiteConfig:
+        check_shedding(self.shedding)
+        return self
 
 
 class OptimizerConfig(_Schema):
@@ -366,6 +384,10 @@ class Scenario(_Schema):
                     raise ValueError(f"sites[{k}].accounting.{msg}") from None
         if self.fleet is not None:
             check_fleet(self.fleet, self.sites)
+            for k, site in enumerate(self.sites):
+                if site.events != EventsConfig():
+                    raise ValueError(f"sites[{k}].events: events are not simulated in a fleet "
+                                     "yet (run the site alone)")
         if self.horizon_start_day and self.horizon_days is None:
             raise ValueError(f"horizon_start_day = {self.horizon_start_day}: needs horizon_days")
         return self

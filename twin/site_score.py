@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gti_core.contracts import Contract, contracts_to_table, retire_all
 from gti_core.ledger import CertificateLedger
-from gti_core.meters import ENERGY_COLUMNS, METER_COLUMNS, MeterError, check_meters
+from gti_core.meters import (
+    ENERGY_COLUMNS,
+    METER_COLUMNS,
+    OPTIONAL_ENERGY_COLUMNS,
+    MeterError,
+    check_meters,
+)
 from gti_core.score import AccountingParams, SiteScore, score_site
 from gti_core.storage import StorageParams
 from gti_core.summary import gti_summary, meter_kpis, score_tasks
@@ -123,7 +129,8 @@ def resample_by_energy(site: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, int
     if target == step:
         return rows, step
     key = rows["time"].dt.floor(f"{target}min")
-    sums = rows.groupby(key)[list(ENERGY_COLUMNS)].sum()
+    energies = [*ENERGY_COLUMNS, *(c for c in OPTIONAL_ENERGY_COLUMNS if c in rows)]
+    sums = rows.groupby(key)[energies].sum()
     imp = rows["grid_import_mwh"].to_numpy(float)
     out = sums.reset_index()
     for col in ("grid_share", *[c for c in SIGNAL_COLUMNS if c in rows]):

@@ -78,7 +78,7 @@ def plant_scenario(scn: Scenario, site: int, res: SizingResult, days: int | None
 def size(scn: Scenario, targets: list[float], method: str = "slice", site: int = 0,
          resolution_min: int = 60, horizon_days: int | None = None,
          recheck_strategy: str | None = "greedy", time_limit_s: float | None = 600.0,
-         typical: int | None = None) -> dict:
+         typical: int | None = None, survive_hours: float | None = None) -> dict:
     """Size the plant for each target; simulate the plant of the first target.
 
     With ``typical`` the LP sizes on that many typical days (:mod:`twin.optimize.periods`);
@@ -92,7 +92,9 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
         per target), ``battery_enters_at`` (lowest target with a battery, or None),
         ``marginal_cost_last_percent`` ($/a per percentage point at the highest target),
         ``recheck`` (planned vs simulated GTI of the first target's plant), ``full_check``
-        (typical days only) and timings.
+        (typical days only), ``survive`` (with ``survive_hours``: the gensets with which no
+        outage of that length at any hour sheds, and the plant's scenario with them) and
+        timings.
     """
     if method not in ("slice", "aggregate"):
         raise ScenarioError(f"--method = {method!r}: must be slice or aggregate")
@@ -145,9 +147,12 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
                       "planned_gti": first.planned_gti, "full_gti": whole.planned_gti,
                       "full_status": whole.status, "full_solve_s": whole.solve_s,
                       "profile_rmse": tp.rmse}
-    if recheck_strategy and first.status == "optimal":
+    survive = None
+    if (recheck_strategy or survive_hours) and first.status == "optimal":
         plant = plant_scenario(scn, site, first, horizon_days)
-        run = simulate(plant, recheck_strategy)
+        run = simulate(plant, recheck_strategy or "greedy")
+        if survive_hours:
+            survive = survive_backup(plant, run, survive_hours)
         g = run.summary["gti"]
         recheck = {"strategy": recheck_strategy, "target": first.target, "method": method,
                    "planned_gti": first.planned_gti,
@@ -159,7 +164,7 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
                    "slice_minutes": plant.slice_minutes}
     return {"frontier": frontier, "results": results, "battery_enters_at": enters,
             "marginal_cost_last_percent": marginal, "recheck": recheck,
-            "full_check": full_check, "typical_days": typical,
+            "full_check": full_check, "survive": survive, "typical_days": typical,
             "resolution_min": resolution_min, "slices": d.n,
             "build_s": sizer.build_s, "solve_s": [r.solve_s for r in results],
             "profiles": {"pv_capacity_factor": float(np.mean(cf_pv)),
@@ -194,3 +199,26 @@ def frontier_html(frontier: pd.DataFrame, title: str) -> str:
     fig.update_layout(title=title, template="plotly_white", barmode="group", height=700)
     fig.update_xaxes(title_text="GTI target", row=2, col=1)
     return fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False})
+
+
+def survive_backup(plant: Scenario, run, hours: float) -> dict:
+    """The gensets with which the plant, as its run left it at every hour, rides through an
+    outage of ``hours`` without shedding (:func:`twin.resilience.required_backup_mw`), in
+    whole sets of the site's unit rating (2.5 MW without one), with fuel for ``hours`` at
+    least; and the plant's scenario with them."""
+    from twin.resilience import island_state, required_backup_mw
+
+    inp, site_run = run.inputs[0], run.runs[0]
+    state = island_state(inp, site_run.meters, site_run.task_energy, run.tasks,
+                         site_run.soc_mwh, run.scores[0].slices)
+    need_mw, worst = required_backup_mw(inp, state, hours)
+    raw = plant.model_dump(exclude={"base_dir"})
+    backup = raw["sites"][0]["backup"]
+    sets = backup.get("gensets") or {"unit_mw": 2.5}
+    units = max(int(np.ceil(need_mw / sets["unit_mw"] - 1e-9)), 0)
+    if units:
+        sets.update(units=units, tank_hours=max(float(sets.get("tank_hours", 24.0)), hours))
+        backup["gensets"] = sets
+    sized = from_dict(raw, base_dir=plant.base_dir)
+    return {"hours": hours, "required_mw": need_mw, "units": units,
+            "unit_mw": sets["unit_mw"], "worst_start": worst, "scenario": sized}

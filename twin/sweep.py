@@ -176,9 +176,9 @@ def run_point(raw: dict, base_dir: str, strategy: str | None) -> dict:
     s = res.summary
     g, k = s["gti"], s["kpis"]
     buf = io.BytesIO()
-    from gti_core.meters import METER_COLUMNS
+    from gti_core.meters import meter_columns
 
-    res.meters[list(METER_COLUMNS)].to_parquet(buf, index=False)
+    res.meters[meter_columns(res.meters)].to_parquet(buf, index=False)
     kpis = {"gti_slice": g["gti_slice"], "gti_aggregate": g["gti_aggregate"],
             "level_slice": g["level_slice"], "level_aggregate": g["level_aggregate"],
             "gti_token": g["gti_token"], "gco2e_per_1000_tokens": g["gco2e_per_1000_tokens"],

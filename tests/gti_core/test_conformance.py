@@ -44,6 +44,22 @@ def test_all_green():
     assert s.slices["g_nonit"].iloc[0] == pytest.approx(2.0, abs=TOL)
 
 
+def test_backup_is_grey_inflow_and_unserved_load_is_in_no_other_meter():
+    # pv 1 and backup 1 feed it 1.6 + cooling 0.3 + aux 0.1; 0.5 of load went unserved.
+    # it_first: G_in = 1 (backup adds nothing), g_it = min(1, 1.6) = 1 -> 1/1.6 = 0.625.
+    # pro_rata: total inflow = pv + backup = 2, green fraction 0.5, g_it = 0.8 -> 0.5.
+    row = {"pv_mwh": 1, "backup_mwh": 1, "unserved_mwh": 0.5, "it_mwh": 1.6,
+           "cooling_mwh": 0.3, "aux_mwh": 0.1}
+    assert score([row]).gti_slice == pytest.approx(0.625, abs=TOL)
+    assert score([row], allocation="pro_rata").gti_slice == pytest.approx(0.5, abs=TOL)
+    # without the backup meter the balance does not close: an error naming it
+    from gti_core.meters import MeterError
+    with pytest.raises(MeterError, match=r"\+ backup must equal"):
+        score([{**row, "backup_mwh": 0.0}])
+    with pytest.raises(MeterError, match=r"unserved_mwh = -1.0: must be >= 0"):
+        score([{**row, "unserved_mwh": -1.0}])
+
+
 def test_grid_only_with_alpha():
     # import 10 at grid_share 0.6, alpha 0.45: G_in = 0.45*0.6*10 = 2.7, all to IT (it = 8).
     # slice = aggregate = 2.7/8 = 0.3375 -> level 1.

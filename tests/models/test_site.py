@@ -52,7 +52,11 @@ def test_non_it_loads_and_the_meter_row():
     assert (cooling, aux) == pytest.approx((2.0, 0.5))
     row = site.MeterRow(1, 2, 0, 3, 0, 0, 0, 5, 1, 0)
     assert row.facility_mwh == 6
-    assert row.values() == (1, 2, 0, 3, 0, 0, 0, 5, 1, 0, 6)
+    assert row.values() == (1, 2, 0, 3, 0, 0, 0, 5, 1, 0, 6, 0.0, 0.0)  # backup, unserved
+    # two parts of a slice add up field by field
+    part = site.MeterRow(1, 0, 0, 0, 0, 0, 0, 0.5, 0.1, 0, backup_mwh=0.4, unserved_mwh=0.2)
+    assert site.sum_rows([row, part]).values() == pytest.approx(
+        (2, 2, 0, 3, 0, 0, 0, 5.5, 1.1, 0, 6.6, 0.4, 0.2))
 
 
 LIMITS = site.BusLimits(pv_avail_mwh=6.0, wind_avail_mwh=2.0, max_charge_mwh=1.0,

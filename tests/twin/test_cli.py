@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import yaml
 
-from gti_core.meters import METER_COLUMNS
+from gti_core.meters import METER_COLUMNS, OPTIONAL_ENERGY_COLUMNS
 from tests.conftest import ROOT, SCENARIOS
 
 
@@ -58,7 +58,8 @@ def test_run_writes_the_files_and_verify_recomputes_them(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "GTI time-slice" in r.stdout and "GTI aggregate" in r.stdout
     meters = pd.read_parquet(out / "meters.parquet")
-    assert list(meters.columns) == list(METER_COLUMNS)
+    assert list(meters.columns) == [*METER_COLUMNS, *OPTIONAL_ENERGY_COLUMNS]
+    assert (meters[list(OPTIONAL_ENERGY_COLUMNS)] == 0.0).all().all()  # no events, no backup
     assert len(meters) == 2 * 96
     tasks = pd.read_parquet(out / "tasks.parquet")
     for col in ("site", "start", "end", "tokens_in", "tokens_out", "it_mwh", "r_task"):

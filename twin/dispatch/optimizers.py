@@ -247,6 +247,7 @@ class _WindowRows:
         s, q = h.supply, h.deferrable
         self.pv, self.wind = lp.col_array(s.pv_mwh, t), lp.col_array(s.wind_mwh, t)
         self.imp, self.exp = lp.col_array(s.import_mwh, t), lp.col_array(s.export_mwh, t)
+        self.backup = lp.col_array(s.backup.backup_mwh, t) if s.backup is not None else None
         self.data = [(lp.col_array(var, t), values) for var, values in (
             (h.balance.it_base_mwh, lambda d: d.it_base_mwh),
             (q.free_gpu_s, lambda d: d.free_gpu_s),
@@ -277,6 +278,8 @@ class _WindowRows:
         lp.set_col_bounds(self.wind, 0.0, d.wind_avail_mwh)
         lp.set_col_bounds(self.imp, 0.0, np.where(inside, d.max_import_mwh, 0.0))
         lp.set_col_bounds(self.exp, 0.0, np.where(inside, d.max_export_mwh, 0.0))
+        if self.backup is not None:
+            lp.set_col_bounds(self.backup, 0.0, np.where(inside, d.backup_mwh, 0.0))
         for cols, data_of in self.data:
             values = data_of(d)
             lp.set_col_bounds(cols, values, values)

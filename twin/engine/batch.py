@@ -70,17 +70,20 @@ class BatchQueue:
     def due_j(self, deadline_slice: int) -> float:
         return sum(j.remaining_j for j in self.queue if j.job.deadline_slice == deadline_slice)
 
-    def serve(self, k: int, t0: float, gpu_seconds: float, free_s: float) -> float:
+    def serve(self, k: int, t0: float, gpu_seconds: float, free_s: float,
+              dt_s: float | None = None) -> float:
         """Give ``gpu_seconds`` to queued jobs, earliest deadline first; returns GPU energy [J].
 
-        Within the slice the granted work runs on every free GPU from the slice's start, through
-        the queue as a fluid: a job that gets the energy between ``u0`` and ``u1`` runs from
-        ``t0 + dt * u0 / C`` to ``t0 + dt * u1 / C`` with ``C`` the free GPUs' energy per
-        slice; its start and completion are logged at those instants.
+        Within the slice (or the part of it from ``t0`` that lasts ``dt_s``) the granted work
+        runs on every free GPU from its start, through the queue as a fluid: a job that gets the
+        energy between ``u0`` and ``u1`` runs from ``t0 + dt * u0 / C`` to ``t0 + dt * u1 / C``
+        with ``C`` the free GPUs' energy over ``dt``; its start and completion are logged at
+        those instants.
         """
         budget_j = serving_energy_j(gpu_seconds, self.gpu)
         capacity_j = serving_energy_j(free_s, self.gpu)
-        used_j, dt_s = 0.0, self.slice_s
+        used_j = 0.0
+        dt_s = self.slice_s if dt_s is None else dt_s
         for js in list(self.queue):
             if budget_j - used_j <= DONE_TOLERANCE_J:
                 break

@@ -37,6 +37,8 @@ class SiteRun:
     training: dict[str, TrainingAtSite] = field(default_factory=dict)  # jobs that ran here
     # energy of batch jobs' data moved in or out here, per job [MWh]
     batch_transfer_mwh: dict[str, float] = field(default_factory=dict)
+    # backup, shedding and demand response (twin.engine.supply.Supply.report)
+    resilience: dict = field(default_factory=dict)
 
 
 def task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:

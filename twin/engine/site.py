@@ -22,14 +22,17 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from gti_core.meters import ENERGY_COLUMNS
+from gti_core.meters import ENERGY_COLUMNS, OPTIONAL_ENERGY_COLUMNS
 from models import site as physics
-from models.battery import battery_step, max_charge_mwh, max_discharge_mwh
+from models.battery import battery_step
+from models.events import dr_baseline_mw
 from models.tokens import gpu_energy_j
 from models.workloads import BatchJob, TrainingJob
 from twin.dispatch.base import Observation, Setpoints, Strategy, TrainingStatus
 from twin.engine.batch import BatchQueue
+from twin.engine.events import Availability, EventProcesses
 from twin.engine.records import SiteRun, TrainingAtSite, task_energy_frame, task_records
+from twin.engine.supply import PartLoad, ShortOfSupply, Supply
 from twin.engine.training import TrainingRun
 from twin.inputs import SiteInputs
 
@@ -71,6 +74,18 @@ class Transfer:
             return self.energy_mwh if a <= self.start_s < b else 0.0
         overlap = max(min(self.end_s, b) - max(self.start_s, a), 0.0)
         return self.energy_mwh * overlap / (self.end_s - self.start_s)
+
+
+@dataclass
+class _Running:
+    """The slice being run: its index, the instant settled up to, the EMS's observation, the
+    setpoints in force, and the rows of the parts settled."""
+
+    k: int
+    a: float
+    obs: Observation
+    sp: Setpoints
+    rows: list
 
 
 class Site:
@@ -135,19 +150,24 @@ class Site:
         self.own_inter_j = list(self.inter_j)
         self.price = np.asarray(inp.price_usd_per_mwh, dtype=float).tolist()
         self.grid_share = np.asarray(inp.grid_share, dtype=float).tolist()
-        self.max_import_mwh = inp.max_import_mw * dt_h
-        self.max_export_mwh = inp.max_export_mw * dt_h
         # per-site constants of the EMS's view [MWh per GPU-s, MWh per slice of each job]
         self.it_mwh_per_batch_gpu_s = physics.batch_it_mwh_per_gpu_s(inp.gpu)
         self._running_it_mwh: dict[str, float] = {}
         self.soc_mwh = inp.initial_soc_mwh
         self.previous: physics.MeterRow | None = None
-        self.meter_table = np.zeros((inp.n, len(ENERGY_COLUMNS)))
+        self.meter_table = np.zeros((inp.n, len(ENERGY_COLUMNS) + len(OPTIONAL_ENERGY_COLUMNS)))
         self.soc_trace = np.zeros(inp.n)
+        self.avail = Availability(inp)
+        self.supply = Supply(inp, self.avail)
+        self.in_slice = False
+        self.running: _Running | None = None  # the slice being run
         if own_workload:
             env.process(self.workload())
-        env.process(self.ems())
+        self.ems_process = env.process(self.ems())
         self.meter_process = env.process(self.meter())
+        if inp.events.any:
+            EventProcesses(env, self.avail, self.log, self.settle_now, self.interrupt,
+                           self.dr_baseline)
 
     def log(self, name: str, t: float) -> None:
         self.events.append((name, t))
@@ -205,14 +225,70 @@ class Site:
                 if not ts.late and ts.state != "done" and ts.job.deadline_slice == k:
                     ts.late = True
                     self.log(f"{ts.job.job_id} deadline missed", env.now)
+            self.supply.start_slice(self.soc_mwh)
             obs = self.observe(k)
             t_decide = time.perf_counter()
             sp = self.strategy.decide(obs)
             self.decide_s += time.perf_counter() - t_decide
+            row = yield from self.run_slice(k, t0, obs, sp)
+            yield self.readings.put((k, row))
+
+    def run_slice(self, k: int, t0: float, obs: Observation, sp: Setpoints):
+        """Run slice ``k`` from ``t0``: settle it whole, or in parts where an event changes the
+        state in its middle (the event has the part before it settled first,
+        :meth:`settle_now`); the EMS's guard adapts the setpoints to the state at each part's
+        start. Returns the slice's meter row."""
+        env, end = self.env, t0 + self.inp.slice_s
+        cur = self.running = _Running(k, t0, obs, sp, [])
+        guarded = self.inp.events.any
+        while True:
+            cur.sp = self.guard(k, obs, sp) if guarded else sp
             for ts in self.here():
-                ts.order(ts.job.job_id in sp.pause_training)
-            yield env.timeout(self.inp.slice_s)
-            yield self.readings.put((k, self.settle(k, t0, env.now, obs, sp)))
+                ts.order(ts.job.job_id in cur.sp.pause_training)
+            self.in_slice = True
+            try:
+                yield env.timeout(end - env.now)
+            except simpy.Interrupt:
+                pass
+            self.in_slice = False
+            self.settle_now()
+            if env.now >= end:
+                break
+        self.running = None
+        row = physics.sum_rows(cur.rows)
+        bat = self.inp.battery
+        self.soc_mwh = (battery_step(self.soc_mwh, row.bess_charge_mwh, row.bess_discharge_mwh,
+                                     bat) if bat else 0.0)
+        self.previous = row
+        return row
+
+    def settle_now(self) -> None:
+        """Settle the running slice from its last settled instant to now, under the state that
+        held over it."""
+        cur, now = self.running, self.env.now
+        if cur is not None and now > cur.a:
+            cur.rows.append(self.settle(cur.k, cur.a, now, cur.obs, cur.sp))
+            cur.a = now
+
+    def interrupt(self) -> None:
+        """An event changed the state: the EMS adapts its setpoints (within a slice)."""
+        if self.in_slice and self.ems_process.is_alive:
+            self.in_slice = False  # one interrupt at a time: the EMS sees every change so far
+            self.ems_process.interrupt()
+
+    def guard(self, k: int, obs: Observation, sp: Setpoints) -> Setpoints:
+        pausable = [(ts.job.job_id, self.running_it_mwh(ts.job)) for ts in self.here()
+                    if ts.job.pausable and ts.state in ("running", "queued")]
+        return self.supply.guard(k, self.env.now, obs, sp, pausable)
+
+    def dr_baseline(self, call) -> float:
+        """A demand-response call's baseline from the import metered so far [MW]."""
+        k = int(self.env.now // self.inp.slice_s)
+        imports = self.meter_table[:k, ENERGY_COLUMNS.index("grid_import_mwh")]
+        baseline = dr_baseline_mw(imports, self.inp.slice_s, call.start_s, call.end_s,
+                                  call.baseline_days)
+        self.supply.dr[call] = [baseline, 0.0]
+        return baseline
 
     def meter(self):
         for _ in range(self.inp.n):
@@ -237,7 +313,8 @@ class Site:
 
     def observe(self, k: int) -> Observation:
         """What the EMS knows at the start of slice ``k``."""
-        inp, gpu, bat, dt_h = self.inp, self.inp.gpu, self.inp.battery, self.inp.dt_h
+        inp, gpu, dt_h = self.inp, self.inp.gpu, self.inp.dt_h
+        lim = self.supply.bus_limits(k, 1.0)  # the plant in service, the limits in force
         status = self.training_status(k) if self.trains else ()
         running = [s for s in status if s.state == "running"]
         train_s = sum(s.gpus * inp.slice_s for s in running)
@@ -245,8 +322,8 @@ class Site:
         soc = self.soc_mwh
         return Observation(
             slice_index=k, dt_h=dt_h,
-            pv_avail_mwh=self.pv_avail_mwh[k],
-            wind_avail_mwh=self.wind_avail_mwh[k],
+            pv_avail_mwh=lim.pv_avail_mwh,
+            wind_avail_mwh=lim.wind_avail_mwh,
             it_fixed_mwh=physics.it_energy_mwh(self.inter_j[k], free_s, gpu)
             + sum(s.it_mwh_per_slice for s in running),
             it_mwh_per_batch_gpu_second=self.it_mwh_per_batch_gpu_s,
@@ -255,10 +332,10 @@ class Site:
             batch_backlog_gpu_seconds=physics.busy_gpu_s(self.batch.backlog_j(), gpu),
             batch_due_gpu_seconds=physics.busy_gpu_s(self.batch.due_j(k + 1), gpu),
             soc_mwh=soc,
-            max_charge_mwh=max_charge_mwh(soc, bat, dt_h) if bat else 0.0,
-            max_discharge_mwh=max_discharge_mwh(soc, bat, dt_h) if bat else 0.0,
-            max_import_mwh=self.max_import_mwh,
-            max_export_mwh=self.max_export_mwh,
+            max_charge_mwh=lim.max_charge_mwh,
+            max_discharge_mwh=lim.max_discharge_mwh,
+            max_import_mwh=lim.max_import_mwh,
+            max_export_mwh=lim.max_export_mwh,
             price_usd_per_mwh=self.price[k],
             grid_share=self.grid_share[k],
             training=status,
@@ -307,37 +384,39 @@ class Site:
 
     def settle(self, k: int, a: float, b: float, obs: Observation, sp: Setpoints
                ) -> physics.MeterRow:
-        """Settle ``[a, b)`` of slice ``k``: the work done, the bus, the battery."""
+        """Settle ``[a, b)`` of slice ``k``: the work done and the bus (the battery's content
+        moves on in :class:`Supply`; the slice's end sets its state of charge)."""
         inp, gpu = self.inp, self.inp.gpu
+        f = (b - a) / inp.slice_s
         held_s, train_j = self.settle_training(k, a, b) if self.trains else (0.0, 0.0)
-        busy_s, capacity_s = self.busy_gpu_s[k], inp.gpu_seconds_per_slice
+        busy_s, capacity_s = self.busy_gpu_s[k] * f, inp.gpu_seconds_per_slice * f
         free_s = physics.free_gpu_s(capacity_s, busy_s, held_s)
-        batch_s = min(max(sp.batch_gpu_seconds, 0.0), free_s, obs.batch_backlog_gpu_seconds)
-        batch_j = self.batch.serve(k, a, batch_s, free_s) if batch_s > 0.0 else 0.0
+        backlog_s = (obs.batch_backlog_gpu_seconds if f == 1.0
+                     else physics.busy_gpu_s(self.batch.backlog_j(), gpu))
+        batch_s = min(max(sp.batch_gpu_seconds * f, 0.0), free_s, backlog_s)
+        batch_j = self.batch.serve(k, a, batch_s, free_s, b - a) if batch_s > 0.0 else 0.0
         idle_s = physics.free_gpu_s(capacity_s, busy_s, held_s, physics.busy_gpu_s(batch_j, gpu))
-        inter_j = self.inter_j[k]
         moved_mwh = self.settle_transfers(k, a, b) if self.transfers else 0.0
-        it = physics.it_energy_mwh(inter_j + batch_j + train_j, idle_s, gpu) + moved_mwh
-        cooling, aux = physics.non_it_mwh(it, self.cooling_fraction[k], inp.aux_fraction)
-        limits = physics.BusLimits(obs.pv_avail_mwh, obs.wind_avail_mwh, obs.max_charge_mwh,
-                                   obs.max_discharge_mwh, obs.max_import_mwh, obs.max_export_mwh)
+        load = PartLoad(self.inter_j[k] * f, batch_j + train_j, idle_s, moved_mwh)
         try:
-            row = physics.settle_bus(limits, it, cooling, aux, sp.bess_charge_mwh,
-                                     sp.bess_discharge_mwh)
-        except physics.SupplyShortfall as err:
+            row, shed = self.supply.close(k, f, load, sp)
+        except ShortOfSupply as err:
             raise SimulationError(
-                f"slice {k}: the site needs {err.short_mwh / inp.dt_h:.3f} MW from the grid, "
-                f"above grid.max_import_mw = {inp.max_import_mw:g}") from None
+                f"slice {k}: the load exceeds by {err.short_mwh / (inp.dt_h * f):.3f} MW what "
+                f"the grid (grid.max_import_mw = {inp.max_import_mw:g} or the limit in force), "
+                f"the battery and backup can give, after shedding {list(inp.shedding)}") from None
+        served = f * (1.0 - shed)
+        if shed > 0.0:
+            self.supply.shed_tokens_in[k] += f * shed * inp.interactive_tokens_in[k]
+            self.supply.shed_tokens_out[k] += f * shed * inp.interactive_tokens_out[k]
         if k in self.inter_ids:
             self.task_rows.append((self.inter_ids[k], k,
-                                   physics.host_energy_mwh(self.own_inter_j[k], gpu),
-                                   inp.interactive_tokens_in[k], inp.interactive_tokens_out[k]))
+                                   physics.host_energy_mwh(self.own_inter_j[k] * served, gpu),
+                                   inp.interactive_tokens_in[k] * served,
+                                   inp.interactive_tokens_out[k] * served))
         for task_id, j, tin, tout in self.routed.get(k, ()):
-            self.task_rows.append((task_id, k, physics.host_energy_mwh(j, gpu), tin, tout))
-        bat = inp.battery
-        self.soc_mwh = (battery_step(self.soc_mwh, row.bess_charge_mwh, row.bess_discharge_mwh,
-                                     bat) if bat else 0.0)
-        self.previous = row
+            self.task_rows.append((task_id, k, physics.host_energy_mwh(j * served, gpu),
+                                   tin * served, tout * served))
         return row
 
     def interactive_task_ids(self) -> dict[str, int]:
@@ -350,7 +429,8 @@ class Site:
     def result(self) -> SiteRun:
         """The site's record once the environment has run."""
         inp = self.inp
-        meters = pd.DataFrame(self.meter_table, columns=list(ENERGY_COLUMNS))
+        meters = pd.DataFrame(self.meter_table,
+                              columns=[*ENERGY_COLUMNS, *OPTIONAL_ENERGY_COLUMNS])
         meters.insert(0, "time", inp.index)
         meters.insert(1, "site", inp.name)
         meters.insert(2, "grid_share", inp.grid_share)
@@ -368,4 +448,5 @@ class Site:
                            for ts in self.trains if self.name in ts.overhead_gpu_s
                            or ts.job.job_id in self.transfer_mwh},
                        batch_transfer_mwh={job_id: e for job_id, e in self.transfer_mwh.items()
-                                           if job_id not in self.runs_here()})
+                                           if job_id not in self.runs_here()},
+                       resilience=self.supply.report(inp.index[0]))

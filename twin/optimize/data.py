@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models import events
 from models import site as physics
 from models.battery import BatteryParams
 from models.tokens import gpu_energy_j
@@ -96,8 +97,9 @@ class HorizonData:
         Renewable share of grid energy [fraction].
     alpha : float
         Grid attribution coefficient [fraction].
-    max_import_mwh, max_export_mwh : float
-        Point-of-interconnection limits per slice [MWh].
+    max_import_mwh, max_export_mwh : float or numpy.ndarray
+        Point-of-interconnection limits per slice [MWh] (per slice where scheduled outages
+        or POI limits change them).
     battery : BatteryParams or None
     initial_soc_mwh : float
         Battery content at the horizon start [MWh].
@@ -111,6 +113,15 @@ class HorizonData:
     training_pool_gpus : int
     padded_slices : int
         Slices at the end past the run (an MPC window near the end): no supply, no grid.
+    backup_mwh : numpy.ndarray or None
+        Backup energy the gensets could give in each slice (while scheduled outages keep the
+        grid down) [MWh]; None without gensets or outages.
+    backup_fuel_mwh : float
+        Backup energy the fuel on site allows over the horizon [MWh].
+    backup_usd_per_mwh : float
+        Fuel cost of a MWh of backup [$/MWh].
+    dr_calls : tuple of DemandResponseData
+        Demand-response calls within the horizon (the oracle plans them; windows do not).
     """
 
     dt_h: float
@@ -127,8 +138,8 @@ class HorizonData:
     export_price_usd_per_mwh: float
     grid_share: np.ndarray
     alpha: float
-    max_import_mwh: float
-    max_export_mwh: float
+    max_import_mwh: float | np.ndarray
+    max_export_mwh: float | np.ndarray
     battery: BatteryParams | None
     initial_soc_mwh: float
     initial_green_fraction: float
@@ -137,6 +148,10 @@ class HorizonData:
     training: list[TrainingData] = field(default_factory=list)
     training_pool_gpus: int = 0
     padded_slices: int = 0
+    backup_mwh: np.ndarray | None = None
+    backup_fuel_mwh: float = 0.0
+    backup_usd_per_mwh: float = 0.0
+    dr_calls: tuple = ()
 
     @property
     def n(self) -> int:
@@ -162,7 +177,29 @@ class HorizonData:
             not_due_gpu_s=pad(self.not_due_gpu_s),
             price_usd_per_mwh=pad(self.price_usd_per_mwh), grid_share=pad(self.grid_share),
             discharge_green_fraction=pad(self.discharge_green_fraction),
+            max_import_mwh=pad_limit(self.max_import_mwh, z),
+            max_export_mwh=pad_limit(self.max_export_mwh, z),
+            backup_mwh=None if self.backup_mwh is None else pad(self.backup_mwh),
             padded_slices=self.padded_slices + n - self.n)
+
+
+def pad_limit(limit: float | np.ndarray, zeros: np.ndarray) -> float | np.ndarray:
+    """A POI limit padded like the per-slice arrays (a scalar stays one: windows cut it past
+    the run)."""
+    return limit if np.ndim(limit) == 0 else np.concatenate((limit, zeros))
+
+
+@dataclass(frozen=True)
+class DemandResponseData:
+    """A demand-response call in a horizon: its slices (with the share of each it covers),
+    per baseline day the slices the baseline averages, the cut asked [MWh over the call], and
+    what a MWh short costs (the penalty and the payment lost) [$/MWh]."""
+
+    window: np.ndarray
+    share: np.ndarray
+    baseline: tuple[np.ndarray, ...]
+    asked_mwh: float
+    short_usd_per_mwh: float
 
 
 def batch_jobs_table(inp: SiteInputs, jobs=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -260,6 +297,7 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
     n = inp.n - start if n is None else min(n, inp.n - start)
     sl = slice(start, start + n)
     gpu = inp.gpu
+    scheduled = event_data(inp, sl)
     free = physics.free_gpu_s(inp.gpu_seconds_per_slice, inp.interactive_busy_gpu_s[sl])
     rel, not_due, backlog0 = batch_account(jobs if jobs is not None else batch_jobs_table(inp),
                                            start, n, queue, queue_has_start)
@@ -267,8 +305,8 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
                 for tj in inp.training_jobs]
     return HorizonData(
         dt_h=inp.dt_h,
-        pv_avail_mwh=inp.pv_avail_mw[sl] * inp.dt_h,
-        wind_avail_mwh=inp.wind_avail_mw[sl] * inp.dt_h,
+        pv_avail_mwh=inp.pv_avail_mw[sl] * inp.dt_h * scheduled.get("pv", 1.0),
+        wind_avail_mwh=inp.wind_avail_mw[sl] * inp.dt_h * scheduled.get("wind", 1.0),
         it_base_mwh=physics.it_energy_mwh(inp.interactive_gpu_energy_j[sl], free, gpu),
         nonit_per_it=inp.cooling_fraction[sl] + inp.aux_fraction,
         batch_mwh_per_gpu_s=physics.batch_it_mwh_per_gpu_s(gpu),
@@ -280,8 +318,8 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
         export_price_usd_per_mwh=inp.export_price_usd_per_mwh,
         grid_share=np.asarray(inp.grid_share[sl], dtype=float),
         alpha=alpha,
-        max_import_mwh=inp.max_import_mw * inp.dt_h,
-        max_export_mwh=inp.max_export_mw * inp.dt_h,
+        max_import_mwh=scheduled.get("import_mw", inp.max_import_mw) * inp.dt_h,
+        max_export_mwh=scheduled.get("export_mw", inp.max_export_mw) * inp.dt_h,
         battery=inp.battery,
         initial_soc_mwh=inp.initial_soc_mwh if initial_soc_mwh is None else initial_soc_mwh,
         initial_green_fraction=(inp.initial_green_fraction if initial_green_fraction is None
@@ -291,7 +329,42 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
                                   else np.asarray(discharge_green_fraction, dtype=float)),
         training=[t for t in training if t is not None],
         training_pool_gpus=inp.training_pool_gpus,
+        backup_mwh=scheduled.get("backup_mwh"),
+        backup_fuel_mwh=inp.backup.tank_l / inp.backup.fuel_l_per_mwh if inp.backup else 0.0,
+        backup_usd_per_mwh=(inp.backup.fuel_l_per_mwh * inp.backup.fuel_usd_per_l
+                            if inp.backup else 0.0),
+        dr_calls=scheduled.get("dr", ()),
     )
+
+
+def event_data(inp: SiteInputs, sl: slice) -> dict:
+    """What the scheduled events change in slices ``sl`` (only what they change): the share
+    of PV and wind in service, the POI limits [MW], the gensets' energy while outages keep the
+    grid down [MWh], and, for a horizon over the whole run, the demand-response calls (a
+    call's baseline is the plan's own import on the days before it)."""
+    ev, out, n, s_s = inp.events, {}, inp.n, inp.slice_s
+    for component in ("pv", "wind"):
+        if any(w.component == component for w in ev.derates):
+            out[component] = events.in_service_share(ev, component, n, s_s)[sl]
+    if ev.outages or ev.poi_limits:
+        imp, exp = events.grid_limits_mw(ev, inp.max_import_mw, inp.max_export_mw, n, s_s)
+        out["import_mw"], out["export_mw"] = imp[sl], exp[sl]
+    if ev.outages and inp.backup is not None:
+        out["backup_mwh"] = (inp.backup.rating_mw * inp.dt_h
+                             * events.grid_down_share(ev, n, s_s)[sl])
+    calls = []
+    whole_run = sl.start in (0, None) and (sl.stop is None or sl.stop >= n)
+    for c in ev.demand_response if whole_run else ():
+        window, back = events.dr_baseline_slices(c.start_s, c.end_s, s_s, c.baseline_days)
+        if window[0] >= sl.start and window[-1] < sl.stop:
+            hours = (c.end_s - c.start_s) / 3600.0
+            share = events.window_fraction(c.start_s, c.end_s, s_s, n)[window]
+            calls.append(DemandResponseData(
+                window - sl.start, share, tuple(b - sl.start for b in back),
+                c.reduce_import_mw * hours, c.penalty_usd_per_mwh + c.payment_usd_per_mwh))
+    if calls:
+        out["dr"] = tuple(calls)
+    return out
 
 
 def _training_data(tj, inp: SiteInputs, start: int, n: int,

@@ -14,9 +14,25 @@ import pyomo.environ as pyo
 
 
 @dataclass(frozen=True)
+class BackupHandle:
+    """Backup energy per slice [MWh] and the fuel row."""
+
+    backup_mwh: pyo.Var
+    fuel: pyo.Constraint
+
+
+@dataclass(frozen=True)
+class DemandResponseHandle:
+    """Each demand-response call's shortfall [MWh] and its row."""
+
+    short_mwh: pyo.Var
+    calls: pyo.Constraint
+
+
+@dataclass(frozen=True)
 class SupplyHandle:
     """PV and wind taken, grid exchange and unserved energy per slice [MWh]; with sizing, the
-    PV (AC) and wind capacities [MW]."""
+    PV (AC) and wind capacities [MW]; with scheduled events, backup and demand response."""
 
     pv_mwh: pyo.Var
     wind_mwh: pyo.Var
@@ -25,6 +41,8 @@ class SupplyHandle:
     unserved_mwh: pyo.Var
     pv_capacity_mw: pyo.Var | None = None
     wind_capacity_mw: pyo.Var | None = None
+    backup: BackupHandle | None = None
+    demand_response: DemandResponseHandle | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from twin.optimize.data import HorizonData, TrainingData
+from twin.optimize.events_model import add_event_families, event_cost
 from twin.optimize.handles import (
     BalanceHandle,
     DeferrableHandle,
@@ -355,7 +356,8 @@ def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: Supply
     """IT energy of the placed work and the bus balance [MWh] (spec section 1):
     ``it_t = it_base_t + batch_mwh_per_gpu_s * batch_t + sum_j it_j * run_jt (+ extra_it_mwh(t),
     what a fleet routes or moves to the site)`` and
-    ``pv + wind + import + discharge + unserved = (1 + nonit_per_it) it + charge + export``."""
+    ``pv + wind + import + discharge + backup + unserved = (1 + nonit_per_it) it + charge
+    + export``."""
     m.it_mwh = pyo.Var(m.T, bounds=(0.0, None))
     it_base = data_var(m, "it_base_mwh", d.it_base_mwh)
     run = training.run_fraction
@@ -366,8 +368,10 @@ def add_balance_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: Supply
                                  + (extra_it_mwh(t) if extra_it_mwh is not None else 0.0))
     load = 1.0 + d.nonit_per_it
     s, st = supply, storage
+    backup = s.backup.backup_mwh if s.backup is not None else None
     m.balance = pyo.Constraint(m.T, rule=lambda m, t: s.pv_mwh[t] + s.wind_mwh[t]
                                + s.import_mwh[t] + st.discharge_mwh[t] + s.unserved_mwh[t]
+                               + (backup[t] if backup is not None else 0.0)
                                == float(load[t]) * m.it_mwh[t] + st.charge_mwh[t]
                                + s.export_mwh[t])
     return BalanceHandle(m.it_mwh, it_base, m.balance, m.it_energy)
@@ -499,7 +503,8 @@ def objective_expr(h: DispatchModel, d: HorizonData, objective: str):
         raise ValueError(f"objective = {objective!r}: must be one of {list(OBJECTIVES)}")
     m, s, st, g = h.model, h.supply, h.storage, h.green
     price, xp = d.price_usd_per_mwh, d.export_price_usd_per_mwh
-    cost = sum(float(price[t]) * s.import_mwh[t] - xp * s.export_mwh[t] for t in m.T) / COST_SCALE
+    cost = (sum(float(price[t]) * s.import_mwh[t] - xp * s.export_mwh[t] for t in m.T)
+            + event_cost(m, d, s)) / COST_SCALE
     throughput = THROUGHPUT_TIEBREAK * sum(st.charge_mwh[t] + st.discharge_mwh[t] for t in m.T)
     green = sum(g.it_mwh[t] for t in m.T) if g is not None else 0.0
     if objective == "cost":
@@ -543,7 +548,8 @@ def add_dispatch_families(m: pyo.ConcreteModel, d: HorizonData,
     dispatch and sizing LP has (sizing passes capacities; ``linked_storage(m, d)`` replaces
     the chronological storage family, as typical days do; a fleet passes the load it routes
     to the site as ``extra``)."""
-    supply = add_supply_variables(m, d, sized_supply, pv_mw_per_mw, wind_mw_per_mw)
+    supply = add_event_families(m, d, add_supply_variables(m, d, sized_supply, pv_mw_per_mw,
+                                                           wind_mw_per_mw))
     storage = (linked_storage(m, d) if linked_storage is not None
                else add_storage_constraints(m, d, sized_storage))
     deferrable = add_deferrable_constraints(m, d, extra)

@@ -144,5 +144,12 @@ def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
         release_gpu_s=rel * scale, not_due_gpu_s=may_wait * scale, backlog_init_gpu_s=0.0,
         price_usd_per_mwh=col["price"], grid_share=col["grid_share"],
         discharge_green_fraction=d.discharge_green_fraction[slices], training=[],
-        training_pool_gpus=0)
+        training_pool_gpus=0, max_import_mwh=_days_of(d.max_import_mwh, slices),
+        max_export_mwh=_days_of(d.max_export_mwh, slices),
+        backup_mwh=None if d.backup_mwh is None else d.backup_mwh[slices], dr_calls=())
     return tp, data, col["pv"], col["wind"]
+
+
+def _days_of(limit, slices: np.ndarray):
+    """A POI limit on the typical days' slices (a scalar stays one)."""
+    return limit if np.ndim(limit) == 0 else np.asarray(limit)[slices]

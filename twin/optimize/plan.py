@@ -92,6 +92,7 @@ class PlanValues:
     run_fraction: dict[str, np.ndarray]
     train_short_tokens: np.ndarray
     target_short_mwh: float = 0.0
+    backup_mwh: np.ndarray | None = None
 
 
 def plan_values(lp: CompiledLP, x: np.ndarray, h: DispatchModel, d: HorizonData) -> PlanValues:
@@ -112,18 +113,23 @@ def plan_values(lp: CompiledLP, x: np.ndarray, h: DispatchModel, d: HorizonData)
                       for j, tj in enumerate(d.training)},
         train_short_tokens=lp.values(x, h.training.short_tokens, range(len(d.training))),
         target_short_mwh=(float(x[lp.col(h.target.short_mwh)]) if h.target is not None
-                          else 0.0))
+                          else 0.0),
+        backup_mwh=(lp.values(x, s.backup.backup_mwh, t) if s.backup is not None else None))
 
 
 def infeasibilities(v: PlanValues, d: HorizonData, index: pd.DatetimeIndex,
                     gti_target: float | None) -> list[str]:
     """One message per violated family: the family, the first slice and the shortfall."""
     msgs = []
-    if (v.unserved_mwh > SHORTFALL_TOL).any():
-        k = int(np.argmax(v.unserved_mwh > SHORTFALL_TOL))
+    # shedding is planned, not infeasible, where scheduled events lower the POI limit
+    limit = np.broadcast_to(np.asarray(d.max_import_mwh, dtype=float), (d.n,))
+    lowered = limit < float(limit.max(initial=0.0)) * (1.0 - 1e-12)
+    over = (v.unserved_mwh > SHORTFALL_TOL) & ~lowered
+    if over.any():
+        k = int(np.argmax(over))
         msgs.append(f"balance: at {index[k]} the site needs {v.unserved_mwh[k] / d.dt_h:.3f} MW "
                     f"more than PV, wind, the battery and the grid limit "
-                    f"({d.max_import_mwh / d.dt_h:g} MW) can supply")
+                    f"({limit[k] / d.dt_h:g} MW) can supply")
     if (v.batch_late_gpu_s > SHORTFALL_TOL).any():
         k = int(np.argmax(v.batch_late_gpu_s > SHORTFALL_TOL))
         msgs.append(f"deferrable work: after the slice starting {index[k]}, "
@@ -148,13 +154,17 @@ def meters_of_plan(v: PlanValues, d: HorizonData, inp: SiteInputs, start: int) -
     """The plan's flows as a meter table (spec section 1)."""
     sl = slice(start, start + d.n)
     # the LP's flows hold their bounds to solver tolerance: a flow a hair below zero is zero
-    pv, wind, charge, discharge, it = (np.maximum(a, 0.0) for a in (
-        v.pv_mwh, v.wind_mwh, v.charge_mwh, v.discharge_mwh, v.it_mwh))
+    pv, wind, charge, discharge, it, unserved = (np.maximum(a, 0.0) for a in (
+        v.pv_mwh, v.wind_mwh, v.charge_mwh, v.discharge_mwh, v.it_mwh, v.unserved_mwh))
+    backup = np.zeros(d.n) if v.backup_mwh is None else np.maximum(v.backup_mwh, 0.0)
+    # load the plan sheds is not served: it leaves IT energy (with its cooling and aux)
+    it = np.maximum(it - unserved / (1.0 + np.asarray(inp.cooling_fraction[sl])
+                                     + inp.aux_fraction), 0.0)
     cooling, aux = physics.non_it_mwh(it, inp.cooling_fraction[sl], inp.aux_fraction)
     facility = it + cooling + aux
     # one meter cannot import and export at once, and the LP's balance holds to solver
     # tolerance: the grid meters are the net exchange that closes the balance exactly
-    imp, exp = physics.net_exchange_mwh(pv, wind, discharge, facility, charge)
+    imp, exp = physics.net_exchange_mwh(pv, wind, discharge + backup, facility, charge)
     return pd.DataFrame({
         "time": inp.index[sl], "site": inp.name, "grid_share": inp.grid_share[sl],
         "pv_mwh": pv, "wind_mwh": wind,
@@ -163,6 +173,7 @@ def meters_of_plan(v: PlanValues, d: HorizonData, inp: SiteInputs, start: int) -
         "grid_import_mwh": imp, "grid_export_mwh": exp,
         "bess_charge_mwh": charge, "bess_discharge_mwh": discharge,
         "it_mwh": it, "cooling_mwh": cooling, "aux_mwh": aux, "facility_mwh": facility,
+        "backup_mwh": backup, "unserved_mwh": unserved,
     })
 
 

@@ -72,7 +72,7 @@ def test_import_above_the_poi_limit_is_an_error_naming_the_limit():
     # 2 GPUs fully busy draw 2*600*1.35 = 1,620 W... scale the fleet up to exceed 1 MW.
     jobs = [BatchJob("big", 0, 4, 0.0, 1e12)]
     site = tiny_site(jobs=jobs, gpus=2000)
-    with pytest.raises(SimulationError, match=r"above grid.max_import_mw = 1"):
+    with pytest.raises(SimulationError, match=r"grid.max_import_mw = 1 or the limit in force"):
         simulate_site(site, make_strategy("greedy"))
 
 
