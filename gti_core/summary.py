@@ -55,7 +55,9 @@ def meter_kpis(meters: pd.DataFrame, price_usd_per_mwh=None, export_usd_per_mwh:
     -------
     dict
         The sum of every energy meter [MWh], ``cost_total`` (import cost minus export revenue)
-        [$] and ``emissions_location_kg`` [kgCO2e].
+        [$] and ``grid_carbon_delivered_kg``, the carbon of the grid import at the grid's
+        factor [kgCO2e] (the facility's emissions come from :func:`gti_core.emissions.
+        site_carbon`).
     """
     k: dict[str, float | None] = {c: float(meters[c].sum()) for c in ENERGY_COLUMNS}
     for c in OPTIONAL_ENERGY_COLUMNS:
@@ -64,8 +66,8 @@ def meter_kpis(meters: pd.DataFrame, price_usd_per_mwh=None, export_usd_per_mwh:
     k["cost_total"] = (None if price_usd_per_mwh is None else float(
         imp @ np.asarray(price_usd_per_mwh, float)
         - meters["grid_export_mwh"].sum() * export_usd_per_mwh))
-    k["emissions_location_kg"] = (None if carbon_kg_per_mwh is None
-                                  else location_based_kg(imp, carbon_kg_per_mwh))
+    k["grid_carbon_delivered_kg"] = (None if carbon_kg_per_mwh is None
+                                     else location_based_kg(imp, carbon_kg_per_mwh))
     return k
 
 
@@ -79,7 +81,9 @@ def score_tasks(task_energy: pd.DataFrame, scores: list[SiteScore],
         ``task_id, site, time, it_mwh, tokens_in, tokens_out``.
     scores : list of SiteScore
     carbon : pandas.DataFrame, optional
-        ``site, time, grid_carbon_kg_per_mwh``; without it ``emissions_kg`` is not computed.
+        ``site, time, facility_per_it, ci_location_kg_per_mwh, ci_market_kg_per_mwh`` (the
+        columns of :func:`gti_core.emissions.site_carbon`); without it the emissions
+        (``emissions_kg``, location-based, and ``emissions_market_kg``) are not computed.
     """
     cols = ["site", "time", "it_mwh", "r_dc"]
     slices = pd.concat([s.slices.assign(site=s.site)[cols] for s in scores], ignore_index=True)
@@ -90,7 +94,8 @@ def score_tasks(task_energy: pd.DataFrame, scores: list[SiteScore],
     per_task["r_task_aggregate"] = task_aggregate_ratios(
         task_energy, {s.site: s.gti_aggregate for s in scores})
     if carbon is not None:
-        per_task["emissions_kg"] = task_emissions_kg(expanded)
+        per_task["emissions_kg"] = task_emissions_kg(expanded, "ci_location_kg_per_mwh")
+        per_task["emissions_market_kg"] = task_emissions_kg(expanded, "ci_market_kg_per_mwh")
     return per_task.reset_index()
 
 
@@ -105,6 +110,11 @@ def _tokens_block(tasks: pd.DataFrame) -> dict[str, float]:
         out["gco2e_per_1000_tokens"] = g_per_1000_tokens(kg, tokens)
         out["gco2e_per_1000_output_tokens"] = g_per_1000_tokens(
             kg, float(tasks["tokens_out"].sum()))
+    if "emissions_market_kg" in tasks:
+        kg = float(tasks["emissions_market_kg"].sum())
+        out["task_emissions_market_kg"] = kg
+        out["gco2e_per_1000_tokens_market"] = g_per_1000_tokens(
+            kg, float(tasks["tokens_in"].sum() + tasks["tokens_out"].sum()))
     return out
 
 

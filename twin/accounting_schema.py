@@ -3,7 +3,7 @@ where grid statistics differ between regions, per site."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -80,3 +80,16 @@ class SiteAccountingConfig(_Schema):
             alpha = None  # the middle of the site's band, not the scenario's alpha
         return AccountingConfig.model_validate(
             {**scenario.model_dump(), "grid_data_granularity": granularity, "alpha": alpha})
+
+
+class ContractConfig(_Schema):
+    """An off-site instrument (spec section 5): a PPA or hourly certificates with a delivery
+    profile (a CSV of ``time, delivered_mwh``), or an annual REC/GEC volume for a year."""
+
+    id: Annotated[str, Field(min_length=1)]
+    kind: Literal["ppa", "hourly_certificate", "rec"]
+    weight: Annotated[float, Field(ge=0.8, le=1.0)] = 1.0
+    profile_file: str | None = Field(None, description="CSV with time, delivered_mwh")
+    profile_minutes: Literal[15, 30, 60] | None = None
+    volume_mwh: Annotated[float, Field(ge=0.0)] = 0.0
+    year: int | None = None

@@ -210,93 +210,6 @@ def verify(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
     console.print(f"{run_dir}: GTI and R_task recomputed from the meters agree")
 
 
-def parse_rule(rule: str) -> float:
-    """``min_green=0.8`` -> 0.8; anything else is refused by name."""
-    key, _, value = rule.partition("=")
-    if key.strip() != "min_green" or not value:
-        fail(f"--rule = {rule!r}: write it as min_green=<share>, e.g. min_green=0.8")
-    try:
-        share = float(value)
-    except ValueError:
-        fail(f"--rule = {rule!r}: {value!r} is not a number")
-    if not 0.0 < share <= 1.0:
-        fail(f"--rule = {rule!r}: the share must lie in (0, 1]")
-    return share
-
-
-@app.command()
-def policy(
-    scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    rule: str = typer.Option("min_green=0.8", "--rule", help="min_green=<share>"),
-    method: str = typer.Option("both", "--method", help="slice, aggregate or both"),
-    alpha_sweep: bool = typer.Option(True, "--alpha-sweep/--no-alpha-sweep",
-                                     help="find the alpha at which each verdict flips"),
-    strategy: str | None = typer.Option(None, "--strategy", help="dispatch strategy"),
-    out: Path | None = typer.Option(None, "--out", help="folder (default results/policy-<name>)"),
-) -> None:
-    """Test a green-power rule on a scenario: verdict per method, year and month, the margin,
-    the failing months, and the alpha at which the verdict flips."""
-    from gti_core.policy import evaluate_rule
-    from gti_core.sources import ALPHA_BANDS
-    from twin.engine import SimulationError
-    from twin.optimize.plan import OptimizationInfeasible
-    from twin.results import write_run
-    from twin.run import simulate
-    from twin.scenario import load
-
-    min_green = parse_rule(rule)
-    methods = {"both": ("slice", "aggregate"), "slice": ("slice",),
-               "aggregate": ("aggregate",)}.get(method)
-    if methods is None:
-        fail(f"--method = {method!r}: must be slice, aggregate or both")
-    try:
-        scn = load(scenario)
-        result = simulate(scn, strategy)
-    except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
-        fail(f"{scenario}: {err}")
-    band = ALPHA_BANDS[scn.accounting.grid_data_granularity]
-    frames, sites, alphas = [], {}, {}
-    table = Table(title=f"{scn.name} | rule min_green = {min_green} | alpha "
-                        f"{scn.accounting.resolved_alpha} (band {band[0]}-{band[1]})",
-                  title_justify="left")
-    for col in ("site", "method", "GTI", "verdict", "margin", "months failing",
-                "alpha where it flips"):
-        table.add_column(col, justify="left" if col in ("site", "method", "months failing")
-                         else "right")
-    for k, (run, params) in enumerate(zip(result.runs, result.params, strict=True)):
-        v = evaluate_rule(run.meters, params, min_green, methods, alpha_sweep)
-        frames.append(v.frame())
-        site_band = ALPHA_BANDS[scn.site_accounting(k).grid_data_granularity]
-        sites[v.site] = {}
-        alphas[v.site] = {"alpha": params.alpha, "alpha_band": list(site_band)}
-        for m in methods:
-            whole = next(p for p in v.periods if p.method == m and p.period == "run")
-            months = v.failing(m)
-            flip = v.alpha_flip.get(m)
-            anyway = v.passes_at_any_alpha.get(m)
-            flip_text = ("-" if not alpha_sweep else f"{flip:.4f}" if flip is not None
-                         else "passes at any alpha" if anyway else "fails at any alpha")
-            if flip is not None:
-                flip_text += (" (in band)" if site_band[0] <= flip <= site_band[1]
-                              else " (outside band)")
-            table.add_row(v.site, m, f"{whole.gti:.4f}", "PASS" if whole.passes else "FAIL",
-                          f"{whole.margin:+.4f}", ", ".join(x[5:] for x in months) or "none",
-                          flip_text)
-            sites[v.site][m] = {"gti": whole.gti, "passes": whole.passes,
-                                "margin": whole.margin, "failing_months": months,
-                                "alpha_flip": flip, "passes_at_any_alpha": anyway}
-    console.print(table)
-    summary = {"scenario": scn.name, "rule": {"min_green": min_green},
-               "alpha": scn.accounting.resolved_alpha, "alpha_band": list(band),
-               "allocation": scn.accounting.allocation, "strategy": result.strategy,
-               "sites": sites, "site_alphas": alphas}
-    run_dir = out if out is not None else Path("results") / f"policy-{scn.name}"
-    import pandas as pd
-
-    write_run(run_dir, summary, result.meters, policy=pd.concat(frames, ignore_index=True))
-    console.print(f"wrote {run_dir}/ (meters.parquet, policy.parquet, summary.json)")
-
-
 @app.command("size")
 def size_cmd(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
@@ -347,11 +260,12 @@ def size_cmd(
     table = Table(title=f"{scn.name} | {scn.sites[k].name} | {method} method | sized at "
                         f"{resolution} min over {over}", title_justify="left")
     for col in ("target", "annual cost [M$]", "PV [MW]", "wind [MW]", "battery [MW]",
-                "battery [MWh]", "status"):
+                "battery [MWh]", "certificates [MWh/a]", "status"):
         table.add_column(col, justify="left" if col == "status" else "right")
     for r in res["results"]:
         table.add_row(f"{r.target:.2f}", f"{r.annual_cost / 1e6:,.2f}", f"{r.pv_mw:,.1f}",
-                      f"{r.wind_mw:,.1f}", f"{r.bess_mw:,.1f}", f"{r.bess_mwh:,.1f}", r.status)
+                      f"{r.wind_mw:,.1f}", f"{r.bess_mw:,.1f}", f"{r.bess_mwh:,.1f}",
+                      f"{r.certificates_mwh:,.0f}", r.status)
     console.print(table)
     enters = res["battery_enters_at"]
     console.print("batteries enter at target " + (f"{enters:.2f}" if enters is not None
@@ -575,7 +489,7 @@ def catalog_query(
     console.print(table)
 
 
-from twin import cli_events  # noqa: E402,F401  (registers ``resilience`` on the app)
+from twin import cli_events, cli_policy  # noqa: E402,F401  (register their commands)
 
 
 def main() -> None:  # pragma: no cover - console entry

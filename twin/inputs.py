@@ -73,6 +73,7 @@ class SiteInputs:
     backup: GensetParams | None = None  # gensets
     ups_ride_through_s: float = 0.0  # time the UPS carries the whole load [s]
     shedding: tuple[str, ...] = DEFAULT_SHEDDING  # what gives way, in order, when short
+    residual_mix_kg_per_mwh: float | None = None  # market-based factor of uncovered import
 
     @property
     def n(self) -> int:
@@ -307,6 +308,7 @@ def build_site_inputs(scn: Scenario, k: int, routed_busy_gpu_s: np.ndarray | Non
         backup=genset_params(site.backup.gensets) if site.backup.gensets else None,
         ups_ride_through_s=site.backup.ups_ride_through_s,
         shedding=tuple(site.shedding),
+        residual_mix_kg_per_mwh=site.grid.residual_mix_kg_per_mwh,
     )
 
 

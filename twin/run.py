@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from gti_core.contracts import contracts_to_table, retire_all
+from gti_core.emissions import carbon_totals, site_carbon
+from gti_core.ledger import CertificateLedger, LedgerError
+from gti_core.policy import RatioOptions, green_power_ratio
 from gti_core.score import AccountingParams, SiteScore, score_site
 from gti_core.storage import StorageParams
 from gti_core.summary import gti_summary, meter_kpis, score_tasks
@@ -47,6 +52,7 @@ class RunResult:
     network: pd.DataFrame | None  # per-slice power-flow results and flags, when modelled
     summary: dict
     routing: pd.DataFrame | None = None  # a fleet's requests per region, site and slice
+    contracts: dict = dataclasses.field(default_factory=dict)  # site -> its instruments
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the run folder but the meters, by file stem."""
@@ -58,7 +64,36 @@ class RunResult:
             out["network"] = self.network
         if self.routing is not None:
             out["routing"] = self.routing
+        if any(self.contracts.values()):
+            out["contracts"] = contracts_to_table(self.contracts)
         return out
+
+
+def site_carbons(runs: list[SiteRun], inputs: list[SiteInputs], params: list[AccountingParams],
+                 contracts: dict[str, list]) -> dict[str, pd.DataFrame]:
+    """Each site's carbon per slice under both Scope 2 methods (spec section 11)."""
+    return {r.site: site_carbon(
+        r.meters, inp.grid_carbon_kg_per_mwh, p.storage, contracts[r.site],
+        None if inp.residual_mix_kg_per_mwh is None
+        else np.full(inp.n, inp.residual_mix_kg_per_mwh),
+        inp.backup.emission_kg_per_mwh if inp.backup else 0.0)
+        for r, inp, p in zip(runs, inputs, params, strict=True)}
+
+
+def site_contracts(scn: Scenario) -> dict[str, list]:
+    """Each site's off-site instruments (spec section 5), profiles read from the scenario's
+    folder, each retired once in a ledger (unique attribution: an instrument claimed by two
+    sites is refused); a bad declaration is refused naming it."""
+    from twin.site_score import contract_from_config
+
+    out, ledger = {}, CertificateLedger()
+    for k, site in enumerate(scn.sites):
+        try:
+            out[site.name] = [contract_from_config(c, scn.base_dir) for c in site.contracts]
+            retire_all(ledger, site.name, "the run", out[site.name])
+        except (ScenarioError, ValueError, LedgerError) as err:
+            raise ScenarioError(f"sites[{k}].contracts: {err}") from None
+    return out
 
 
 def accounting_params(scn: Scenario, inp: SiteInputs) -> AccountingParams:
@@ -122,6 +157,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     if gti_target is not None and not 0.0 < gti_target <= 1.0:
         raise ScenarioError(f"gti_target = {gti_target}: must lie in (0, 1]")
     t0 = time.perf_counter()
+    contracts = site_contracts(scn)  # read before any work: a bad profile stops the run here
     inputs = [build_site_inputs(scn, k) for k in range(len(scn.sites))]
     if scn.fleet is not None:
         inputs, regions, links = fleet_inputs(scn, inputs)
@@ -164,19 +200,22 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
                                        run.resilience.get("grid_up_fraction"))
             connections[site.name] = flow_table(site, run.meters["time"], flows)
     t_net = time.perf_counter()
-    scores = [score_site(r.meters, p) for r, p in zip(runs, params, strict=True)]
+    scores = [score_site(r.meters, p, contracts[r.site])
+              for r, p in zip(runs, params, strict=True)]
     for r, s, inp in zip(runs, scores, inputs, strict=True):
         check_all(r, s, inp)
     meters = pd.concat([r.meters for r in runs], ignore_index=True)
     task_energy = pd.concat([r.task_energy for r in runs], ignore_index=True)
     signals = inputs_frame(inputs, [p.alpha for p in params])
-    tasks = _tasks_table(runs, task_energy, scores, signals, scn.slice_minutes)
+    carbon = site_carbons(runs, inputs, params, contracts)
+    tasks = _tasks_table(runs, task_energy, scores, carbon, scn.slice_minutes)
     t3 = time.perf_counter()
     timings = {"inputs_s": t1 - t0, "simulate_s": t2 - t1, "power_flow_s": t_net - t2,
                "score_s": t3 - t_net}
     if scn.fleet is not None:
         timings["fleet_decide_s"] = fleet_decide_s
-    summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings)
+    summary = build_summary(scn, name, inputs, runs, scores, params, tasks, timings, contracts,
+                            carbon)
     summary["objective"] = objective or scn.optimizer.objective
     if fleet_block is not None:
         summary["fleet"] = fleet_block
@@ -188,7 +227,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         summary["sites"][site_name]["connection"] = connection_summary(table, scn.slice_minutes)
     network = pd.concat(connections.values(), ignore_index=True) if connections else None
     return RunResult(scn, name, inputs, runs, scores, params, meters, task_energy, tasks, signals,
-                     network, summary, routing)
+                     network, summary, routing, contracts)
 
 
 def inputs_frame(inputs: list[SiteInputs], alphas: list[float]) -> pd.DataFrame:
@@ -221,10 +260,11 @@ def inputs_frame(inputs: list[SiteInputs], alphas: list[float]) -> pd.DataFrame:
 
 
 def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[SiteScore],
-                 inputs: pd.DataFrame, slice_minutes: int) -> pd.DataFrame:
-    """One row per task: gti_core's ratios and tokens, the engine's facts (kind, deadline)."""
-    per_task = score_tasks(task_energy, scores,
-                           inputs[["site", "time", "grid_carbon_kg_per_mwh"]])
+                 carbon: dict[str, pd.DataFrame], slice_minutes: int) -> pd.DataFrame:
+    """One row per task: gti_core's ratios, tokens and emissions (``carbon``: each site's
+    :func:`gti_core.emissions.site_carbon`), the engine's facts (kind, deadline)."""
+    per_task = score_tasks(task_energy, scores, pd.concat(
+        [c.assign(site=site) for site, c in carbon.items()], ignore_index=True))
     span = task_energy.groupby("task_id", sort=False).agg(
         site=("site", "first"), start=("time", "min"), last=("time", "max"))
     # every site a task used, in the order it first used them (a migrated job has several)
@@ -237,28 +277,35 @@ def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[Si
     out["sites"] = out["sites"].fillna(out["site"])
     out["end"] = out["last"] + pd.Timedelta(minutes=slice_minutes)
     for col in ("tokens_in", "tokens_out", "it_mwh", "it_with_idle_mwh", "r_task",
-                "r_task_aggregate", "emissions_kg"):
+                "r_task_aggregate", "emissions_kg", "emissions_market_kg"):
         out[col] = out[col].fillna(0.0)
     out = out.reset_index()
     cols = ["task_id", "kind", "site", "sites", "start", "end", "tokens_in", "tokens_out", "it_mwh",
-            "it_with_idle_mwh", "r_task", "r_task_aggregate", "emissions_kg", "deadline",
+            "it_with_idle_mwh", "r_task", "r_task_aggregate", "emissions_kg",
+            "emissions_market_kg", "deadline",
             "deadline_met", "tokens_late", "overhead_gpu_s"]
     return out[cols]
 
 
 def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: list[SiteRun],
                   scores: list[SiteScore], params: list[AccountingParams], tasks: pd.DataFrame,
-                  timings: dict) -> dict:
-    """The run's summary.json: gti_core's accounting blocks plus the twin's KPIs."""
+                  timings: dict, contracts: dict | None = None,
+                  carbon: dict | None = None) -> dict:
+    """The run's summary.json: gti_core's accounting blocks plus the twin's KPIs (``contracts``:
+    each site's instruments; ``carbon``: each site's per-slice carbon, spec section 11)."""
+    contracts = contracts or {inp.name: [] for inp in inputs}
     granularities = [scn.site_accounting(k).grid_data_granularity for k in range(len(inputs))]
     acc = gti_summary(scores, params, granularities, tasks)
     site_kpis = {}
-    for inp, run, score in zip(inputs, runs, scores, strict=True):
+    for inp, run, score, p in zip(inputs, runs, scores, params, strict=True):
         site_kpis[inp.name] = _kpis(inp, run, tasks[tasks["site"] == inp.name])
+        if carbon is not None:
+            site_kpis[inp.name].update(carbon_totals(carbon[inp.name]))
         acc["sites"][inp.name] = {"weather": inp.weather_source, **acc["sites"][inp.name],
                                   "kpis": site_kpis[inp.name]}
         if inp.events.any or inp.backup is not None:
             acc["sites"][inp.name]["resilience"] = resilience_block(inp, run, score)
+        acc["sites"][inp.name]["measures"] = rule_measures(run, p, contracts[inp.name])
     per_site_only = ("pv_capacity_factor", "wind_capacity_factor", "pue", "peak_import_mw",
                      "bess_equivalent_full_cycles")
     kpis = {key: float(sum(k[key] for k in site_kpis.values()))
@@ -287,6 +334,19 @@ def build_summary(scn: Scenario, strategy: str, inputs: list[SiteInputs], runs: 
         "kpis": kpis,
         "sites": acc["sites"],
         "timings_s": {k: round(v, 3 if k.endswith("_s") else 5) for k, v in timings.items()},
+    }
+
+
+def rule_measures(run: SiteRun, params: AccountingParams, contracts: list) -> dict:
+    """A site's rule measures over the run (spec section 10) beside its GTI: the green power
+    ratio as a hub-node rule counts it (no grid share, contracts at face value) and with the
+    grid's share at the site's alpha."""
+    with_grid = RatioOptions(count_grid_share=True)
+    return {
+        "green_power_ratio": float(green_power_ratio(run.meters, params, contracts,
+                                                     period="run").iloc[0]),
+        "green_power_ratio_with_grid_share": float(green_power_ratio(
+            run.meters, params, contracts, with_grid, "run").iloc[0]),
     }
 
 

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from gti_core.sources import ALPHA_BANDS
 from models.weather import PRESETS
-from twin.accounting_schema import AccountingConfig, SiteAccountingConfig
+from twin.accounting_schema import AccountingConfig, ContractConfig, SiteAccountingConfig
 from twin.events_schema import (
     DEFAULT_SHEDDING,
     BackupConfig,
@@ -24,6 +24,7 @@ from twin.events_schema import (
     check_shedding,
 )
 from twin.fleet_schema import FleetConfig, check_fleet
+from twin.rules_schema import RuleConfig
 from twin.schema import ScenarioError, _Schema, check_unique
 from twin.workload_schema import (  # noqa: F401  (re-exported: the scenario's names)
     BatchConfig,
@@ -274,6 +275,9 @@ class GridConfig(_Schema):
                           "grid_carbon_kg_per_mwh; replaces the tariff and mix models")
     tariff: TariffConfig = TariffConfig()
     mix: GridMixConfig = GridMixConfig()
+    residual_mix_kg_per_mwh: NonNegative | None = Field(
+        None, description="market-based emissions: factor of import no contract covers "
+        "(default: the grid's average) [kgCO2e/MWh]")
 
 
 class SiteConfig(_Schema):
@@ -287,6 +291,11 @@ class SiteConfig(_Schema):
     grid: GridConfig
     accounting: SiteAccountingConfig | None = Field(
         None, description="the site's own grid granularity and alpha (default: the scenario's)")
+    contracts: list[ContractConfig] = Field(
+        [], description="off-site instruments the site holds: PPAs, hourly certificates, RECs "
+        "(the schema aidc-twin score reads; profile files relative to the scenario)")
+    tags: dict[str, str | int | float | bool] = Field(
+        {}, description="facts a green-power rule may select sites by, e.g. hub_node: true")
     events: EventsConfig = Field(
         EventsConfig(), description="outages, limits, derates, demand response, failures")
     backup: BackupConfig = Field(BackupConfig(), description="gensets and UPS ride-through")
@@ -352,6 +361,10 @@ class SizingConfig(_Schema):
                                                  fixed_om_usd_per_unit_year=7.5e3,
                                                  lifetime_years=15)
     demand_charge_usd_per_mw_month: NonNegative = 0.0
+    certificate_usd_per_mwh: NonNegative | None = Field(
+        None, description="price of certificates size may buy instead of building: hourly "
+        "certificates under the time-slice method, annual ones under the aggregate (none: "
+        "build only) [$/MWh]")
 
 
 class Scenario(_Schema):
@@ -370,6 +383,9 @@ class Scenario(_Schema):
     sites: Annotated[list[SiteConfig], Field(min_length=1)]
     fleet: FleetConfig | None = Field(
         None, description="user regions, links between regions and sites, and migrations")
+    rules: list[RuleConfig] = Field(
+        [], description="green-power rules aidc-twin policy tests (measure, threshold, period, "
+        "the sites' tags they cover)")
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the scenario file")
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ and location-based emissions are preserved.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gti_core.contracts import Contract, contracts_to_table, retire_all
+from gti_core.emissions import carbon_totals, site_carbon
 from gti_core.ledger import CertificateLedger
 from gti_core.meters import (
     ENERGY_COLUMNS,
@@ -33,6 +34,7 @@ from gti_core.storage import StorageParams
 from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from gti_core.tokens import TASK_ENERGY_COLUMNS
 from models.battery import self_discharge_per_slice
+from twin.accounting_schema import ContractConfig
 from twin.scenario import AccountingConfig, ScenarioError, format_validation_error
 
 SIGNAL_COLUMNS = ("grid_carbon_kg_per_mwh", "price_usd_per_mwh")
@@ -50,16 +52,6 @@ class StorageConfig(_Schema):
     self_discharge_per_day_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     initial_soc_mwh: Annotated[float, Field(ge=0.0)] = 0.0
     initial_green_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-
-
-class ContractConfig(_Schema):
-    id: Annotated[str, Field(min_length=1)]
-    kind: Literal["ppa", "hourly_certificate", "rec"]
-    weight: Annotated[float, Field(ge=0.8, le=1.0)] = 1.0
-    profile_file: str | None = Field(None, description="CSV with time, delivered_mwh")
-    profile_minutes: Literal[15, 30, 60] | None = None
-    volume_mwh: Annotated[float, Field(ge=0.0)] = 0.0
-    year: int | None = None
 
 
 class SiteAccountingConfig(_Schema):
@@ -143,7 +135,8 @@ def resample_by_energy(site: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, int
     return out, target
 
 
-def _contract(c: ContractConfig, base: Path) -> Contract:
+def contract_from_config(c: ContractConfig, base: Path) -> Contract:
+    """gti_core's instrument from its declaration (a profile file relative to ``base``)."""
     profile = None
     if c.profile_file:
         prof = read_table(base / c.profile_file, f"contract {c.id!r} profile")
@@ -190,7 +183,7 @@ def score_meters(meters_path: Path, config_path: Path,
             st.charge_efficiency, st.discharge_efficiency,
             self_discharge_per_slice(st.self_discharge_per_day_fraction, minutes),
             st.initial_soc_mwh, st.initial_green_fraction, acc.storage_rule))
-        contracts = [_contract(c, config_path.parent) for c in sc.contracts]
+        contracts = [contract_from_config(c, config_path.parent) for c in sc.contracts]
         period = f"{m['time'].iloc[0]} .. {m['time'].iloc[-1]}"
         retire_all(ledger, site, period, contracts)
         by_site[site] = contracts
@@ -204,6 +197,11 @@ def score_meters(meters_path: Path, config_path: Path,
     signals = [c for c in SIGNAL_COLUMNS if c in meters]
     if signals:
         tables["inputs"] = meters[["time", "site", "grid_share", *signals]]
+    carbon = None
+    if "grid_carbon_kg_per_mwh" in meters:  # Scope 2, both methods (spec section 11)
+        carbon = {site: site_carbon(frame, frame["grid_carbon_kg_per_mwh"].to_numpy(float),
+                                    p.storage, by_site[site])
+                  for frame, p, site in zip(frames, params, by_site, strict=True)}
     tasks = None
     if tasks_path is not None:
         te = read_table(tasks_path, "task")
@@ -212,13 +210,15 @@ def score_meters(meters_path: Path, config_path: Path,
             raise MeterError(f"{tasks_path}: column {miss[0]!r} is missing (a task table needs "
                              f"{list(TASK_ENERGY_COLUMNS)})")
         te["site"] = te["site"].astype(str)
-        carbon = (meters[["site", "time", "grid_carbon_kg_per_mwh"]]
-                  if "grid_carbon_kg_per_mwh" in meters else None)
-        tasks = score_tasks(te, scores, carbon)
+        tasks = score_tasks(te, scores, None if carbon is None else pd.concat(
+            [c.assign(site=site) for site, c in carbon.items()], ignore_index=True))
         tables.update(tasks=tasks, task_energy=te)
     summary = gti_summary(scores, params, acc.grid_data_granularity, tasks)
     summary["kpis"] = meter_kpis(meters, meters.get("price_usd_per_mwh"), 0.0,
                                  meters.get("grid_carbon_kg_per_mwh"))
+    if carbon is not None:
+        for key, value in pd.DataFrame([carbon_totals(c) for c in carbon.values()]).sum().items():
+            summary["kpis"][key] = float(value)
     summary["source"] = {"meters": str(meters_path), "tasks": str(tasks_path or ""),
                          "config": str(config_path)}
     return summary, tables

@@ -17,7 +17,7 @@ from twin.run import simulate
 from twin.scenario import BatteryConfig, PVConfig, Scenario, ScenarioError, from_dict
 
 FRONTIER_COLUMNS = ["target", "method", "annual_cost", "pv_mw", "wind_mw", "bess_mw",
-                    "bess_mwh", "status"]
+                    "bess_mwh", "certificates_mwh", "status"]
 
 
 def parse_frontier(text: str) -> list[float]:

@@ -261,3 +261,32 @@ def test_pro_rata_aggregate_can_fall_below_slice():
     s = score(rows, allocation="pro_rata")
     assert s.gti_slice == pytest.approx(10 / 11, abs=TOL)
     assert s.gti_aggregate == pytest.approx(10 / 110, abs=TOL)
+
+
+def test_scope2_carbon_follows_energy_through_storage():
+    # Slice 0: 10 MWh imported at 500 kg/MWh feed 8 of IT and charge 2: ci = 500, the store
+    # holds 1.8 MWh carrying 1,000 kg (the charge's carbon, losses included).
+    # Slice 1: 4 MWh of PV and a discharge of 0.81 (0.9 drawn: half the store, 500 kg) feed
+    # 4.81 of IT: ci = 500 / 4.81. Facility 4,000 + 500 kg, 500 kg left in store: 5,000 kg,
+    # the grid's. Market-based, an hourly certificate covering slice 0's import zeroes it all.
+    from gti_core.emissions import carbon_totals, site_carbon
+    m = meter_table([{"grid_import_mwh": 10, "it_mwh": 8, "bess_charge_mwh": 2},
+                     {"pv_mwh": 4, "bess_discharge_mwh": 0.81, "it_mwh": 4.81}],
+                    slice_minutes=60)
+    st = StorageParams(charge_efficiency=0.9, discharge_efficiency=0.9)
+    c = site_carbon(m, [500.0, 500.0], st)
+    assert c["ci_location_kg_per_mwh"].tolist() == pytest.approx([500.0, 500.0 / 4.81], abs=TOL)
+    assert c["facility_location_kg"].tolist() == pytest.approx([4000.0, 500.0], abs=1e-9)
+    totals = carbon_totals(c)
+    assert totals["stored_carbon_end_kg"] == pytest.approx(500.0, abs=1e-9)
+    assert (totals["emissions_location_kg"] + totals["export_carbon_kg"]
+            + totals["stored_carbon_end_kg"]) == pytest.approx(5000.0, abs=1e-9)
+    cert = Contract("gc", "hourly_certificate", 1.0, profile([10.0, 0.0], minutes=60), 60)
+    market = site_carbon(m, [500.0, 500.0], st, [cert])
+    assert market["facility_market_kg"].sum() == pytest.approx(0.0, abs=1e-9)
+    # FIFO: the same here (one layer), and backup carries its own factor
+    fifo = site_carbon(m, [500.0, 500.0], StorageParams(0.9, 0.9, rule="fifo"))
+    assert fifo["facility_location_kg"].tolist() == pytest.approx([4000.0, 500.0], abs=1e-9)
+    b = meter_table([{"backup_mwh": 2, "it_mwh": 2}])
+    assert site_carbon(b, [500.0], st, backup_kg_per_mwh=700.0)[
+        "facility_location_kg"].iloc[0] == pytest.approx(1400.0)

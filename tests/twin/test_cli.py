@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 
 from gti_core.meters import METER_COLUMNS, OPTIONAL_ENERGY_COLUMNS
@@ -128,18 +129,25 @@ def test_every_strategy_and_objective_runs_from_the_command_line(tmp_path):
 
 def test_policy_reports_verdicts_and_writes_them(tmp_path):
     out = tmp_path / "policy"
-    r = aidc("policy", short_scenario(tmp_path, days=2), "--rule", "min_green=0.8", "--out", out)
+    r = aidc("policy", short_scenario(tmp_path, days=2), "--rule", "min_green=0.8",
+             "--period", "month", "--out", out)
     assert r.returncode == 0, r.stderr
-    assert "alpha where" in r.stdout and ("PASS" in r.stdout or "FAIL" in r.stdout)
+    assert "alpha" in r.stdout and ("PASS" in r.stdout or "FAIL" in r.stdout)
     summary = json.loads((out / "summary.json").read_text())
-    site = summary["sites"]["campus"]
-    assert set(site) == {"slice", "aggregate"}
-    assert site["slice"]["margin"] == site["slice"]["gti"] - 0.8
+    rules = {rule["measure"]: rule["sites"]["campus"] for rule in summary["rules"]}
+    assert set(rules) == {"gti_slice", "gti_aggregate", "green_power_ratio"}
+    for site in rules.values():
+        (month,) = site["periods"]
+        assert month["period"] == "2023-01"
+        assert month["margin"] == pytest.approx(month["value"] - 0.8, abs=1e-15)
     verdicts = pd.read_parquet(out / "policy.parquet")
-    assert {"run", "2023", "2023-01"} <= set(verdicts["period"])
-    bad = aidc("policy", short_scenario(tmp_path), "--rule", "green>0.8", "--out",
-               tmp_path / "x")
-    assert bad.returncode == 2 and "--rule = 'green>0.8'" in bad.stderr
+    assert {"run", "2023", "2023Q1", "2023-01"} <= set(verdicts["period"])
+    for rule, message in (("green>0.8", "--rule = 'green>0.8'"),
+                          ("1.5", "the share must lie in (0, 1]")):
+        bad = aidc("policy", short_scenario(tmp_path), "--rule", rule, "--out", tmp_path / "x")
+        assert bad.returncode == 2 and message in bad.stderr
+    bad = aidc("policy", short_scenario(tmp_path), "--measure", "gpr", "--out", tmp_path / "x")
+    assert bad.returncode == 2 and "--measure = 'gpr'" in bad.stderr
     assert not (tmp_path / "x").exists()
 
 
@@ -150,7 +158,8 @@ def test_size_writes_the_frontier_and_simulates_the_plant(tmp_path):
     assert r.returncode == 0, r.stderr
     frame = pd.read_csv(out / "frontier.csv")
     assert list(frame.columns) == ["target", "method", "annual_cost", "pv_mw", "wind_mw",
-                                   "bess_mw", "bess_mwh", "status"]
+                                   "bess_mw", "bess_mwh", "certificates_mwh", "status"]
+    assert (frame["certificates_mwh"] == 0.0).all()  # no certificate price: build only
     assert frame["target"].tolist() == [0.6, 0.7, 0.8]
     page = (out / "frontier.html").read_text()
     assert "annual cost [M$" in page and "battery [MWh]" in page and "plotly" in page

@@ -271,7 +271,9 @@ class Supply:
         b = self.inp.backup
         return {"genset_mwh": self.genset_mwh, "ups_mwh": self.ups_mwh,
                 "fuel_l": self.fuel_l, "genset_below_floor_h": self.below_floor_h,
-                "backup_emissions_kg": self.genset_mwh * (b.emission_kg_per_mwh if b else 0.0),
+                # the UPS's energy is metered as backup and carried at the gensets' factor
+                "backup_emissions_kg": (self.genset_mwh + self.ups_mwh)
+                * (b.emission_kg_per_mwh if b else 0.0),
                 "shed_tokens_in": float(self.shed_tokens_in.sum()),
                 "shed_tokens_out": float(self.shed_tokens_out.sum()),
                 "demand_response": calls, "grid_up_fraction": self.grid_up}

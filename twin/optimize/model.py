@@ -445,11 +445,12 @@ def add_green_constraints(m: pyo.ConcreteModel, d: HorizonData, supply: SupplyHa
 
 def add_gti_target_constraint(m: pyo.ConcreteModel, d: HorizonData, balance: BalanceHandle,
                               green: GreenHandle, target: float, method: str = "slice",
-                              weights: np.ndarray | None = None) -> TargetHandle:
+                              weights: np.ndarray | None = None, extra=None) -> TargetHandle:
     """GTI of the horizon at least ``target``: time-slice (green IT energy) or aggregate
     (``it_first``: green delivered to every load plus green exported, spec section 6, with the
     export attributes retained), both over IT energy. ``weights``: how many real slices each
-    slice stands for (typical days; default 1)."""
+    slice stands for (typical days; default 1); ``extra``: contracted green counted too
+    [MWh]."""
     w = np.ones(d.n) if weights is None else np.asarray(weights, dtype=float)
     m.target_short_mwh = pyo.Var(bounds=(0.0, None))
     g = green
@@ -459,6 +460,8 @@ def add_gti_target_constraint(m: pyo.ConcreteModel, d: HorizonData, balance: Bal
         total = sum(float(w[t]) * (g.it_mwh[t] + g.nonit_mwh[t] + g.export_mwh[t]) for t in m.T)
     else:
         raise ValueError(f"method = {method!r}: must be 'slice' or 'aggregate'")
+    if extra is not None:
+        total = total + extra
     m.gti_target = pyo.Constraint(expr=total + m.target_short_mwh
                                   >= target * sum(float(w[t]) * balance.it_mwh[t] for t in m.T))
     return TargetHandle(m.target_short_mwh, m.gti_target)

@@ -74,6 +74,7 @@ class SizingCosts:
     bess_power: TechCost
     bess_energy: TechCost
     demand_charge_usd_per_mw_month: float = 0.0
+    certificate_usd_per_mwh: float | None = None  # None: no purchases
 
 
 @dataclass
@@ -91,6 +92,7 @@ class SizingResult:
     planned_gti: float = float("nan")
     cost_parts: dict = field(default_factory=dict)
     solve_s: float = 0.0
+    certificates_mwh: float = 0.0  # bought per year
 
 
 def per_real_day(m: pyo.ConcreteModel, tp: TypicalDays, name: str, rule) -> None:
@@ -206,6 +208,7 @@ class SizingModel:
     dispatch: DispatchModel
     periodic_batch: pyo.Constraint | None
     peak_import_mw: pyo.Var
+    certificates: CertificateHandle | None = None
 
     @property
     def model(self) -> pyo.ConcreteModel:
@@ -222,6 +225,36 @@ class SizingModel:
         cols = ComponentMap((c, GPU_S_UNIT) for c in h.deferrable.gpu_s_columns())
         cols.update((c, TOKEN_UNIT) for c in h.training.token_columns())
         return Scaling(columns=cols, rows=rows)
+
+
+@dataclass(frozen=True)
+class CertificateHandle:
+    """Certificates bought: per slice (hourly, time-slice method) or one volume (annual,
+    aggregate method) [MWh], and their total over the horizon's weighted slices."""
+
+    mwh: pyo.Var
+    total: object
+
+
+def add_certificate_purchases(m: pyo.ConcreteModel, d: HorizonData, balance, green,
+                              method: str, w: np.ndarray, costs: SizingCosts
+                              ) -> CertificateHandle | None:
+    """Buy instead of build (None without a certificate price): under the time-slice method
+    hourly certificates cover IT energy physical green leaves uncovered in their own slice
+    (spec section 5); under the aggregate method an annual volume counts up to the IT energy
+    the rest leaves uncovered (the target row caps it)."""
+    if costs.certificate_usd_per_mwh is None:
+        return None
+    if method == "slice":
+        m.certificate_mwh = pyo.Var(m.T, bounds=(0.0, None))
+        m.certificate_cover = pyo.Constraint(
+            m.T, rule=lambda m, t: m.certificate_mwh[t] + green.it_mwh[t]
+            <= balance.it_mwh[t])
+        total = sum(float(w[t]) * m.certificate_mwh[t] for t in m.T)
+    else:
+        m.certificate_mwh = pyo.Var(bounds=(0.0, None))
+        total = m.certificate_mwh
+    return CertificateHandle(m.certificate_mwh, total)
 
 
 def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
@@ -246,7 +279,9 @@ def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
     green = add_green_constraints(m, d, supply, storage, balance, pool=periods is None)
     if periods is not None:
         add_linked_green_pool(m, d, periods, storage, green)
-    target_h = add_gti_target_constraint(m, d, balance, green, target, method, w)
+    bought = add_certificate_purchases(m, d, balance, green, method, w, costs)
+    target_h = add_gti_target_constraint(m, d, balance, green, target, method, w,
+                                         extra=bought.total if bought is not None else None)
     h = DispatchModel(m, supply, storage, deferrable, training, balance, green, target_h)
     year_scale = 8760.0 / (float(w.sum()) * d.dt_h)
     m.peak_import_mw = pyo.Var(bounds=(0.0, None))
@@ -260,13 +295,15 @@ def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
     energy = year_scale * sum(float(w[t]) * (float(price[t]) * supply.import_mwh[t]
                                              - xp * supply.export_mwh[t]) for t in m.T)
     demand = 12.0 * costs.demand_charge_usd_per_mw_month * m.peak_import_mw
+    if bought is not None:
+        demand = demand + year_scale * costs.certificate_usd_per_mwh * bought.total
     short = shortfall_mwh(d, h, w, batch_mwh_per_gpu_s=d.batch_mwh_per_gpu_s)
     m.objective = pyo.Objective(
         expr=(capacity + energy + demand) / COST_SCALE
         + THROUGHPUT_TIEBREAK * sum(float(w[t]) * (storage.charge_mwh[t]
                                                    + storage.discharge_mwh[t]) for t in m.T)
         + PENALTY * year_scale * short, sense=pyo.minimize)
-    return SizingModel(h, periodic, m.peak_import_mw)
+    return SizingModel(h, periodic, m.peak_import_mw, bought)
 
 
 @dataclass(frozen=True)
@@ -346,6 +383,12 @@ class Sizer:
             green = g_it @ w
         else:
             green = (g_it + lp.values(x, g.nonit_mwh, t) + lp.values(x, g.export_mwh, t)) @ w
+        cert = self.sm.certificates
+        bought = 0.0
+        if cert is not None:
+            bought = float(lp.values(x, cert.mwh, t) @ w if self.method == "slice"
+                           else x[lp.col(cert.mwh)])
+        green += bought
         planned = float(green / (it @ w))
         unserved = lp.values(x, h.supply.unserved_mwh, t) @ w
         c = self.costs
@@ -358,10 +401,14 @@ class Sizer:
                  "bess_energy": c.bess_energy.annual_usd_per_unit * plant.bess_mwh,
                  "energy": 8760.0 / (w.sum() * d.dt_h) * energy,
                  "demand": 12.0 * c.demand_charge_usd_per_mw_month * peak_mw}
+        year = 8760.0 / (w.sum() * d.dt_h)
+        if cert is not None:
+            parts["certificates"] = year * bought * c.certificate_usd_per_mwh
         res = SizingResult(target=target, method=self.method, status="optimal",
                            annual_cost=float(sum(parts.values())), **asdict(plant),
                            planned_gti=planned,
-                           cost_parts={k: float(v) for k, v in parts.items()}, solve_s=solve_s)
+                           cost_parts={k: float(v) for k, v in parts.items()}, solve_s=solve_s,
+                           certificates_mwh=year * bought)
         if target_short > 1e-6 * (it @ w):
             res.status = "infeasible: " + self._binding(plant, planned)
         elif unserved > 1e-6:
@@ -387,7 +434,8 @@ def sizing_costs(cfg) -> SizingCosts:
                         + t.fixed_om_usd_per_unit_year, t.max_units)
 
     return SizingCosts(tech(cfg.pv), tech(cfg.wind), tech(cfg.bess_power),
-                       tech(cfg.bess_energy), cfg.demand_charge_usd_per_mw_month)
+                       tech(cfg.bess_energy), cfg.demand_charge_usd_per_mw_month,
+                       cfg.certificate_usd_per_mwh)
 
 
 def per_mw_profiles(inp) -> tuple[np.ndarray, np.ndarray]:

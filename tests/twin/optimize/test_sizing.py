@@ -223,3 +223,22 @@ def test_typical_days_on_four_weeks_of_the_default_scenario():
     assert check["full_status"] == "optimal" and check["full_gti"] == pytest.approx(0.8)
     assert full.annual_cost - 1e-6 * full.annual_cost <= check["full_cost"]
     assert check["full_cost"] <= 1.03 * full.annual_cost
+
+
+@pytest.mark.parametrize("method", ["slice", "aggregate"])
+def test_buy_certificates_or_build_by_their_price(method):
+    # Four hours of 1 MWh, PV at 0.25 MWh per MW-hour for 100 $/MW-year (one year = 8760 h, so
+    # the 4-hour horizon stands for 2,190 times itself: a MWh of certificates per horizon
+    # hour costs 2,190 x price a year). Target 0.5: building takes 2 MW (200 $/a); buying takes
+    # 2 MWh per horizon, 4,380 MWh a year. At 0.01 $/MWh buying costs 43.8 $/a: buy all; at
+    # 1 $/MWh 4,380 $/a: build all.
+    cheap = dataclasses.replace(COSTS, certificate_usd_per_mwh=0.01)
+    r = Sizer(flat_load(), np.full(4, 0.25), np.zeros(4), cheap, method, 0.5).solve(0.5)
+    assert r.status == "optimal" and r.pv_mw == pytest.approx(0.0, abs=LP_ATOL)
+    assert r.certificates_mwh == pytest.approx(4380.0, rel=1e-6)
+    assert r.annual_cost == pytest.approx(43.8, rel=1e-6)
+    assert r.planned_gti == pytest.approx(0.5, abs=LP_ATOL)
+    dear = dataclasses.replace(COSTS, certificate_usd_per_mwh=1.0)
+    r = Sizer(flat_load(), np.full(4, 0.25), np.zeros(4), dear, method, 0.5).solve(0.5)
+    assert r.pv_mw == pytest.approx(2.0, abs=LP_ATOL)
+    assert r.certificates_mwh == pytest.approx(0.0, abs=1e-6)
