@@ -72,24 +72,30 @@ def carbon_intensity(meters: pd.DataFrame, grid_kg_per_mwh: np.ndarray, storage:
     inflow = m["pv_mwh"] + m["wind_mwh"] + m["grid_import_mwh"] + m["bess_discharge_mwh"] + backup
     base = m["grid_import_mwh"] * np.asarray(grid_kg_per_mwh, float) + backup * backup_kg_per_mwh
     n, keep = len(meters), 1.0 - storage.self_discharge_per_slice
-    ci, k_out, stored = np.zeros(n), np.zeros(n), np.zeros(n)
+    ci = np.divide(base, inflow, out=np.zeros(n), where=inflow > 0.0)
+    k_out, kg_after = np.zeros(n), np.full(n, np.nan)
     layers = [[storage.initial_soc_mwh, 0.0]] if storage.initial_soc_mwh > 0 else []  # [e, kg]
     fifo = storage.rule == "fifo"
     chg, dis = m["bess_charge_mwh"], m["bess_discharge_mwh"]
-    for t in range(n):
+    # only slices that charge or discharge change the pools' carbon; self-discharge (energy
+    # only) over the slices between is one factor, as gti_core's storage provenance does
+    last = -1
+    for t in np.flatnonzero((chg > 0.0) | (dis > 0.0)).tolist():
+        shrink = keep ** (t - last)
         for layer in layers:
-            layer[0] *= keep
+            layer[0] *= shrink
+        last = t
         if dis[t] > 0.0:
             k_out[t] = _draw(layers, dis[t] / storage.discharge_efficiency, fifo)
-        k_in = base[t] + k_out[t]
-        ci[t] = k_in / inflow[t] if inflow[t] > 0.0 else 0.0
+            ci[t] = (base[t] + k_out[t]) / inflow[t] if inflow[t] > 0.0 else 0.0
         if chg[t] > 0.0:
             if fifo or not layers:
                 layers.append([storage.charge_efficiency * chg[t], chg[t] * ci[t]])
             else:
                 layers[0][0] += storage.charge_efficiency * chg[t]
                 layers[0][1] += chg[t] * ci[t]
-        stored[t] = sum(layer[1] for layer in layers)
+        kg_after[t] = sum(layer[1] for layer in layers)
+    stored = pd.Series(kg_after).ffill().fillna(0.0).to_numpy()
     return pd.DataFrame({"carbon_in_kg": base + k_out, "ci_kg_per_mwh": ci,
                          "discharge_kg": k_out, "stored_kg": stored})
 
@@ -123,7 +129,9 @@ def site_carbon(meters: pd.DataFrame, grid_kg_per_mwh: np.ndarray, storage: Stor
     covered = contracted_import_mwh(meters, list(contracts))
     market = np.divide((imp - covered) * residual, imp, out=np.zeros(len(imp)), where=imp > 0)
     loc = carbon_intensity(meters, grid, storage, backup_kg_per_mwh)
-    mkt = carbon_intensity(meters, market, storage, backup_kg_per_mwh)
+    # without contracts or a residual mix the market method is the location method
+    same = not contracts and residual_kg_per_mwh is None
+    mkt = loc if same else carbon_intensity(meters, market, storage, backup_kg_per_mwh)
     facility = meters["facility_mwh"].to_numpy(float)
     it = meters["it_mwh"].to_numpy(float)
     return pd.DataFrame({

@@ -268,8 +268,14 @@ def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[Si
     span = task_energy.groupby("task_id", sort=False).agg(
         site=("site", "first"), start=("time", "min"), last=("time", "max"))
     # every site a task used, in the order it first used them (a migrated job has several)
+    # (joined only for the tasks that used several: a join per task is most of this table's
+    # time on a year of per-slice interactive tasks)
     used = task_energy[["task_id", "site"]].drop_duplicates()
-    span["sites"] = used.groupby("task_id", sort=False)["site"].agg(",".join)
+    several = used[used["task_id"].duplicated(keep=False)]
+    span["sites"] = span["site"]
+    if len(several):
+        joined = several.groupby("task_id", sort=False)["site"].agg(",".join)
+        span.loc[joined.index, "sites"] = joined
     records = join_task_records([r.tasks for r in runs])
     out = per_task.set_index("task_id").join(span).join(records.drop(columns="site"),
                                                          how="outer")
