@@ -42,6 +42,17 @@ class Availability:
     fuel_l: float = 0.0
     dr: DemandResponse | None = None
     dr_baseline_mw: float = 0.0
+    # what the bus reads every part of every slice, recomputed when an event changes the
+    # state: the shares of PV, wind and battery in service, the import and export limits [MW]
+    now: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute :attr:`now` from the state (after every change)."""
+        self.now = (self.in_service("pv"), self.in_service("wind"),
+                    self.in_service("battery"), self.import_mw(), self.export_mw())
 
     @property
     def grid_up(self) -> bool:
@@ -124,6 +135,7 @@ class EventProcesses:
                 times = unit_downtimes(ev.seed, i, u, f, horizon_s)
                 if times:
                     env.process(self.failing_unit(f, u, times))
+        state.refresh()
 
     def window(self, w, name: str, on: Callable, off: Callable):
         """A scheduled window: ``on(w)`` at its start, ``off(w)`` at its end."""
@@ -136,6 +148,7 @@ class EventProcesses:
         """Settle the slice so far, change the state (``fn(*args)``), log it, interrupt."""
         self.settle_now()
         fn(*args)
+        self.state.refresh()
         self.log(what, self.env.now)
         self.interrupt()
 

@@ -207,7 +207,7 @@ class Fleet:
                         if prev is not None else 0.0)
             held = sum(ts.job.gpus for ts in s.trains if ts.site == name
                        and ts.state in ("queued", "running", "releasing"))
-            sites[name] = SiteView(name, s.pv_avail_mwh[k] + s.wind_avail_mwh[k] - used,
+            sites[name] = SiteView(name, s.supply.pv_mwh[k] + s.supply.wind_mwh[k] - used,
                                    flexible, s.nonit_per_it[k], s.inp.training_pool_gpus - held,
                                    s.inp.gpu)
         self.arriving = [a for a in self.arriving if a[1] >= k]

@@ -140,11 +140,7 @@ class Site:
                           for k in np.flatnonzero(inp.interactive_gpu_energy_j > 0)}
         self.routed: dict[int, list[tuple[str, float, float, float]]] = {}
         # the per-slice inputs as Python floats, computed once for the whole horizon
-        dt_h = inp.dt_h
-        self.pv_avail_mwh = (inp.pv_avail_mw * dt_h).tolist()
-        self.wind_avail_mwh = (inp.wind_avail_mw * dt_h).tolist()
         self.nonit_per_it = (inp.cooling_fraction + inp.aux_fraction).tolist()
-        self.cooling_fraction = np.asarray(inp.cooling_fraction, dtype=float).tolist()
         self.busy_gpu_s = inp.interactive_busy_gpu_s.tolist()
         self.inter_j = inp.interactive_gpu_energy_j.tolist()
         self.own_inter_j = list(self.inter_j)

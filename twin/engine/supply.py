@@ -68,8 +68,10 @@ class Supply:
     def __init__(self, inp: SiteInputs, avail: Availability):
         self.inp, self.avail = inp, avail
         dt_h = inp.dt_h
+        # the per-slice inputs as Python floats (indexed once a slice on the hot path)
         self.pv_mwh = (inp.pv_avail_mw * dt_h).tolist()
         self.wind_mwh = (inp.wind_avail_mw * dt_h).tolist()
+        self.cooling = np.asarray(inp.cooling_fraction, dtype=float).tolist()
         self.content_mwh = 0.0  # battery content, net of the slice's self-discharge
         self.genset_mwh = self.ups_mwh = self.fuel_l = self.below_floor_h = 0.0
         self.shed_tokens_in = np.zeros(inp.n)
@@ -83,15 +85,14 @@ class Supply:
 
     def bus_limits(self, k: int, f: float) -> physics.BusLimits:
         """What the bus can draw on over share ``f`` of slice ``k`` in the state now [MWh]."""
-        inp, st = self.inp, self.avail
+        inp = self.inp
+        pv, wind, battery, import_mw, export_mw = self.avail.now
         h = inp.dt_h * f
         charge = discharge = 0.0
         if inp.battery is not None:
-            charge, discharge = part_limits_mwh(self.content_mwh, inp.battery, h,
-                                                st.in_service("battery"))
-        return physics.BusLimits(self.pv_mwh[k] * f * st.in_service("pv"),
-                                 self.wind_mwh[k] * f * st.in_service("wind"), charge,
-                                 discharge, st.import_mw() * h, st.export_mw() * h)
+            charge, discharge = part_limits_mwh(self.content_mwh, inp.battery, h, battery)
+        return physics.BusLimits(self.pv_mwh[k] * f * pv, self.wind_mwh[k] * f * wind, charge,
+                                 discharge, import_mw * h, export_mw * h)
 
     def backup_mwh(self, hours: float) -> float:
         """Backup energy the bus may draw over ``hours`` now: any while the UPS carries the
@@ -119,7 +120,7 @@ class Supply:
         grid_mwh = lim.max_import_mwh
         discharge, inter_j, idle_s, shed, short = sp.bess_discharge_mwh * f, load.inter_j, \
             load.idle_gpu_s, 0.0, 0.0
-        nonit = 1.0 + inp.cooling_fraction[k] + inp.aux_fraction
+        nonit = 1.0 + self.cooling[k] + inp.aux_fraction
         shed_idle = "interactive" in inp.shedding
         for step in ("asked", "battery", "backup", "shed requests", "shed idle"):
             if step == "battery":
@@ -137,7 +138,7 @@ class Supply:
                 idle_s = 0.0
             it = physics.it_energy_mwh(inter_j * (1.0 - shed) + load.work_j, idle_s,
                                        gpu) + load.moved_mwh
-            cooling, aux = physics.non_it_mwh(it, inp.cooling_fraction[k], inp.aux_fraction)
+            cooling, aux = physics.non_it_mwh(it, self.cooling[k], inp.aux_fraction)
             try:
                 row = physics.settle_bus(lim, it, cooling, aux, sp.bess_charge_mwh * f,
                                          discharge)
