@@ -13,11 +13,7 @@ from typing import Annotated, Literal
 import pandas as pd
 from pydantic import Field, model_validator
 
-from twin.schema import _Schema
-
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
+from twin.schema import Fraction, NonNegative, Positive, _Schema
 
 
 class _Window(_Schema):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from twin.schema import _Schema
+from twin.schema import NonNegative, _Schema
 
 #: A rule's measure and the name gti_core's policy gives it.
 MEASURES = {"gti_slice": "slice", "gti_aggregate": "aggregate",
@@ -31,7 +31,7 @@ class RuleConfig(_Schema):
     count_export: bool = Field(False, description="green_power_ratio: count exported green")
     use_weights: bool = Field(
         False, description="green_power_ratio: contracts at their weights, not face value")
-    certificate_usd_per_mwh: Annotated[float, Field(ge=0.0)] = Field(
+    certificate_usd_per_mwh: NonNegative = Field(
         3.0, description="price of the certificates a failing site could buy [$/MWh]")
 
     def covered(self, tags: dict) -> bool:

@@ -25,17 +25,13 @@ from twin.events_schema import (
 )
 from twin.fleet_schema import FleetConfig, check_fleet
 from twin.rules_schema import RuleConfig
-from twin.schema import ScenarioError, _Schema, check_unique
+from twin.schema import Fraction, NonNegative, Positive, ScenarioError, _Schema, check_unique
 from twin.workload_schema import (  # noqa: F401  (re-exported: the scenario's names)
     BatchConfig,
     InteractiveConfig,
     TrainingJobConfig,
     WorkloadConfig,
 )
-
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
 
 
 class WeatherConfig(_Schema):

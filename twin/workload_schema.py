@@ -7,11 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from twin.schema import _Schema, check_unique
+from twin.schema import Fraction, NonNegative, Positive, _Schema, check_unique
 
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-Positive = Annotated[float, Field(gt=0.0)]
 
 class InteractiveConfig(_Schema):
     """Interactive inference: a synthetic token stream with daily and weekly pattern and seeded
