@@ -23,7 +23,7 @@ from models.transfer import arrival_slice, transfer_energy_mwh, transfer_s, tran
 from models.workloads import BatchJob
 from twin.engine.fleet import RegionDemand, SiteLink
 from twin.inputs import SiteInputs
-from twin.optimize.data import horizon_data
+from twin.optimize.data import batch_jobs_table, horizon_data
 from twin.optimize.fleet_model import (
     BatchSend,
     FleetData,
@@ -129,6 +129,7 @@ def batch_sends(job: BatchJob, home: int, inputs: list[SiteInputs],
     out = []
     rel = job.release_slice - start
     last = min(job.deadline_slice - 1 - start, n)  # may wait after slices before this
+    home_work = float(batch_jobs_table(inputs[home], (job,))[2][0])
     for d in batch_dests(home, inputs, links):
         other, lk = inputs[d], links[frozenset((inputs[home].name, inputs[d].name))]
         duration = transfer_s(job.data_gb, lk.bandwidth_gbit_s)
@@ -136,15 +137,13 @@ def batch_sends(job: BatchJob, home: int, inputs: list[SiteInputs],
         if a >= min(job.deadline_slice - start, n):
             continue
         released, may_wait, it_mwh = np.zeros((3, 2, n))
-        for row, site, first in ((0, home, rel), (1, d, a)):
-            work = float(physics.busy_gpu_s(gpu_energy_j(
-                job.tokens_in, job.tokens_out, inputs[site].batch_energy), inputs[site].gpu))
-            sign = -1.0 if row == 0 else 1.0
-            released[row, first] = sign * work
-            may_wait[row, first:last] = sign * work
-            spread = transfer_spread(duration, other.slice_s)[:n - rel]
-            it_mwh[row, rel:rel + len(spread)] = spread * transfer_energy_mwh(
-                job.data_gb, lk.energy_kwh_per_gb)
+        spread = transfer_spread(duration, other.slice_s)[:n - rel] * transfer_energy_mwh(
+            job.data_gb, lk.energy_kwh_per_gb)
+        dest_work = float(batch_jobs_table(other, (job,))[2][0])
+        for row, work, first in ((0, -home_work, rel), (1, dest_work, a)):
+            released[row, first] = work
+            may_wait[row, first:last] = work
+            it_mwh[row, rel:rel + len(spread)] = spread
         out.append(BatchSend(d, released, may_wait, it_mwh))
     return tuple(out)
 
