@@ -111,9 +111,11 @@ def unit_downtimes(seed: int, component_index: int, unit: int, f: Failures,
         t = repaired
 
 
-def window_fraction(start_s: float, end_s: float, slice_s: float, n: int) -> np.ndarray:
-    """Share of each of ``n`` slices that ``[start_s, end_s)`` covers [fraction]."""
-    edges = np.arange(n + 1) * slice_s
+def window_fraction(start_s: float, end_s: float, slice_s: float, n: int,
+                    first: int = 0) -> np.ndarray:
+    """Share of each of ``n`` slices from slice ``first`` that ``[start_s, end_s)`` covers
+    [fraction]."""
+    edges = (first + np.arange(n + 1)) * slice_s
     overlap = np.minimum(edges[1:], end_s) - np.maximum(edges[:-1], start_s)
     return np.clip(overlap, 0.0, None) / slice_s
 
@@ -134,36 +136,40 @@ def dr_baseline_mw(import_mwh: np.ndarray, slice_s: float, start_s: float, end_s
     return float(np.mean([import_mwh[b].mean() for b in back])) / (slice_s / 3600.0)
 
 
-def grid_down_share(ev: SiteEvents, n: int, slice_s: float) -> np.ndarray:
-    """Share of each of ``n`` slices the scheduled outages keep the grid down [fraction]."""
+def grid_down_share(ev: SiteEvents, n: int, slice_s: float, first: int = 0) -> np.ndarray:
+    """Share of each of ``n`` slices from slice ``first`` the scheduled outages keep the grid
+    down [fraction]."""
     down = np.zeros(n)
     for w in ev.outages:
-        down += window_fraction(w.start_s, w.end_s, slice_s, n)
+        down += window_fraction(w.start_s, w.end_s, slice_s, n, first)
     return np.minimum(down, 1.0)
 
 
 def grid_limits_mw(ev: SiteEvents, import_mw: float, export_mw: float, n: int,
-                   slice_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mean import and export limits of each slice under the scheduled POI limits and
-    outages [MW] (what a planner knows in advance; failures are not known)."""
+                   slice_s: float, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean import and export limits of each of ``n`` slices from slice ``first`` under the
+    scheduled POI limits and outages [MW] (what a planner knows in advance; failures are not
+    known)."""
     imp, exp = np.full(n, float(import_mw)), np.full(n, float(export_mw))
     for w in ev.poi_limits:
-        share = window_fraction(w.start_s, w.end_s, slice_s, n)
+        share = window_fraction(w.start_s, w.end_s, slice_s, n, first)
         if w.max_import_mw is not None:
             imp -= share * np.maximum(import_mw - w.max_import_mw, 0.0)
         if w.max_export_mw is not None:
             exp -= share * np.maximum(export_mw - w.max_export_mw, 0.0)
-    up = 1.0 - grid_down_share(ev, n, slice_s)
+    up = 1.0 - grid_down_share(ev, n, slice_s, first)
     return np.maximum(imp, 0.0) * up, np.maximum(exp, 0.0) * up
 
 
-def in_service_share(ev: SiteEvents, component: str, n: int, slice_s: float) -> np.ndarray:
-    """Mean share of ``pv``, ``wind`` or ``battery`` in service in each slice under the
-    scheduled derates [fraction]."""
+def in_service_share(ev: SiteEvents, component: str, n: int, slice_s: float,
+                     first: int = 0) -> np.ndarray:
+    """Mean share of ``pv``, ``wind`` or ``battery`` in service in each of ``n`` slices from
+    slice ``first`` under the scheduled derates [fraction]."""
     share = np.ones(n)
     for w in ev.derates:
         if w.component == component:
-            share -= window_fraction(w.start_s, w.end_s, slice_s, n) * (1.0 - w.available_fraction)
+            share -= (window_fraction(w.start_s, w.end_s, slice_s, n, first)
+                      * (1.0 - w.available_fraction))
     return np.clip(share, 0.0, 1.0)
 
 

@@ -343,17 +343,18 @@ def event_data(inp: SiteInputs, sl: slice) -> dict:
     grid down [MWh], and, for a horizon over the whole run, the demand-response calls (a
     call's baseline is the plan's own import on the days before it)."""
     ev, out, n, s_s = inp.events, {}, inp.n, inp.slice_s
+    first, size = sl.start, sl.stop - sl.start  # only the horizon's slices are computed
     for component in ("pv", "wind"):
         if any(w.component == component for w in ev.derates):
-            out[component] = events.in_service_share(ev, component, n, s_s)[sl]
+            out[component] = events.in_service_share(ev, component, size, s_s, first)
     if ev.outages or ev.poi_limits:
-        imp, exp = events.grid_limits_mw(ev, inp.max_import_mw, inp.max_export_mw, n, s_s)
-        out["import_mw"], out["export_mw"] = imp[sl], exp[sl]
+        out["import_mw"], out["export_mw"] = events.grid_limits_mw(
+            ev, inp.max_import_mw, inp.max_export_mw, size, s_s, first)
     if ev.outages and inp.backup is not None:
         out["backup_mwh"] = (inp.backup.rating_mw * inp.dt_h
-                             * events.grid_down_share(ev, n, s_s)[sl])
+                             * events.grid_down_share(ev, size, s_s, first))
     calls = []
-    whole_run = sl.start in (0, None) and (sl.stop is None or sl.stop >= n)
+    whole_run = first == 0 and sl.stop >= n
     for c in ev.demand_response if whole_run else ():
         window, back = events.dr_baseline_slices(c.start_s, c.end_s, s_s, c.baseline_days)
         if window[0] >= sl.start and window[-1] < sl.stop:
