@@ -6,7 +6,8 @@
    (``set_instance``), and writing an LP file for ``highspy.readModel``. The ratio is each
    candidate's translation time over ours, measured in the same process.
 2. The oracle over one year at 15 minutes (objective cost, one LP): Pyomo build, compile, pass
-   and HiGHS time (one run: a solve takes about a minute).
+   and HiGHS time (one run: a solve takes about a minute), by dual simplex (the oracle's
+   method) and by HiPO.
 3. MPC over one year (48 h windows re-solved hourly, 8,760 solves): total time, and milliseconds
    per re-solve (median and 95th percentile), against the greedy year in the same process.
 """
@@ -23,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import highspy  # noqa: E402
 import pyomo.environ as pyo  # noqa: E402
 
-from benchmarks._common import median_seconds, record  # noqa: E402
+from benchmarks._common import RESULTS, median_seconds, record  # noqa: E402
 from twin.inputs import build_site_inputs  # noqa: E402
 from twin.optimize.data import horizon_data  # noqa: E402
-from twin.optimize.highs import CompiledLP  # noqa: E402
+from twin.optimize.highs import CompiledLP, SolverSettings  # noqa: E402
 from twin.optimize.model import build_model  # noqa: E402
 from twin.run import simulate  # noqa: E402
 from twin.scenario import from_dict, load  # noqa: E402
@@ -77,6 +78,8 @@ def candidates(days: int = 30) -> dict:
 
 
 def oracle_year() -> dict:
+    """The oracle's LP (dual simplex, its default: the fixed-point loop re-solves warm), and
+    the same LP by HiPO, the sizing default, in the same process."""
     inp = build_site_inputs(scenario(None), 0)
     t0 = time.perf_counter()
     d = horizon_data(inp, 0.45)
@@ -84,11 +87,16 @@ def oracle_year() -> dict:
     build = time.perf_counter() - t0
     lp = CompiledLP(m)
     lp.solve()
+    hipo = CompiledLP(m, SolverSettings("hipo"))
+    hipo.solve()
     return {"columns": lp.h.getNumCol(), "rows": lp.h.getNumRow(),
             "pyomo_build_s": round(build, 2), "compile_s": round(lp.compile_s, 2),
             "pass_to_highs_s": round(lp.pass_s, 2), "highs_solve_s": round(lp.solve_s, 2),
             "build_total_over_highs": round((build + lp.compile_s + lp.pass_s) / lp.solve_s, 2),
-            "simplex_iterations": lp.iterations}
+            "simplex_iterations": lp.iterations,
+            "hipo_solve_s": round(hipo.solve_s, 2), "hipo_solved_by": hipo.solved_by,
+            "hipo_over_simplex": round(hipo.solve_s / lp.solve_s, 2),
+            "objective_hipo_minus_simplex": hipo.objective - lp.objective}
 
 
 def mpc_year() -> dict:
@@ -108,9 +116,22 @@ def mpc_year() -> dict:
             "cost_greedy": round(greedy.summary["kpis"]["cost_total"])}
 
 
+PARTS = {"candidates_30_days": candidates, "oracle_year_cost": oracle_year,
+         "mpc_year_cost": mpc_year}
+
+
 def main() -> None:
-    figures = {"what": __doc__.split("\n\n")[0], "candidates_30_days": candidates(),
-               "oracle_year_cost": oracle_year(), "mpc_year_cost": mpc_year()}
+    """All parts, or with ``--only PART`` that part, the others kept from the last record."""
+    import json
+
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if only is not None and only not in PARTS:
+        sys.exit(f"error: --only = {only!r}: one of {sorted(PARTS)}")
+    figures = {"what": __doc__.split("\n\n")[0]}
+    if only is not None:
+        last = json.loads((RESULTS / "optimizer.json").read_text())
+        figures.update({k: last[k] for k in PARTS})
+    figures.update({k: fn() for k, fn in PARTS.items() if only in (None, k)})
     path = record("optimizer", figures)
     print(path.read_text())
 

@@ -3,7 +3,9 @@
 Medians of several runs; the ratio is against the same year at 60 minutes run in this process.
 With ``--baseline REV`` the same year is also timed on commit ``REV`` (checked out with ``git
 worktree`` into a temporary folder) and on this tree, in fresh processes that take turns, so that
-both see the same machine at the same time: ``before_after`` records the medians and their ratio.
+both see the same machine at the same time: ``before_after`` records the medians and their ratio,
+for the year's core (``wall_s``: inputs, simulation, power flows, scoring) and for the whole
+``aidc-twin run`` command (``command_s``: imports, the run, the report and the run folder).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +66,16 @@ def _tree_runs(tree: Path) -> list[dict]:
     out = subprocess.run([sys.executable, "-c", _ONE_TREE,
                           str(ROOT / "scenarios" / "western_hub.yaml"), str(REPEATS)],
                          cwd=tree, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    runs = json.loads(out.stdout.strip().splitlines()[-1])
+    for run in runs:  # the whole command as a user types it, imports and writes included
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "twin.cli", "run",
+                            str(ROOT / "scenarios" / "western_hub.yaml"), "--out",
+                            str(Path(tmp) / "run")], cwd=tree, env=env, capture_output=True,
+                           check=True)
+            run["command_s"] = time.perf_counter() - t0
+    return runs
 
 
 def before_after(rev: str) -> dict:
@@ -88,7 +100,9 @@ def before_after(rev: str) -> dict:
     return {"baseline_rev": rev, "runs_each": len(before), "median_s_before": b,
             "median_s_after": a, "core_s_before": round(b["wall_s"], 3),
             "core_s_after": round(a["wall_s"], 3),
-            "after_over_before": round(a["wall_s"] / b["wall_s"], 3)}
+            "after_over_before": round(a["wall_s"] / b["wall_s"], 3),
+            "command_s_before": b["command_s"], "command_s_after": a["command_s"],
+            "command_after_over_before": round(a["command_s"] / b["command_s"], 3)}
 
 
 def main() -> None:

@@ -90,10 +90,11 @@ def scenario_writer(scn):
 
 def run_files(scn, result) -> dict:
     """``scenario.yaml`` (the scenario as run, every default filled in) and ``report.html``."""
-    from twin.report import report_html
+    from twin.report import report_html, storage_content
 
     text = scenario_text(scn)
     run = {"summary": result.summary, "meters": result.meters, "scenario_text": text,
+           "storage_content": storage_content([sc.slices for sc in result.scores]),
            **result.tables()}
     return {"scenario.yaml": lambda p: p.write_text(text),
             "report.html": lambda p: p.write_text(report_html(run))}
@@ -208,105 +209,6 @@ def verify(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
             err_console.print(f"mismatch: {what} at {where}: recorded {rec!r}, recomputed {got!r}")
         raise typer.Exit(1)
     console.print(f"{run_dir}: GTI and R_task recomputed from the meters agree")
-
-
-@app.command("size")
-def size_cmd(
-    scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    target: float = typer.Option(0.8, "--target", help="GTI target in (0, 1]"),
-    method: str = typer.Option("slice", "--method", help="slice or aggregate"),
-    frontier: str | None = typer.Option(None, "--frontier", help="start:stop:step of targets"),
-    resolution: int = typer.Option(60, "--resolution", help="sizing slice length: 15, 30, 60"),
-    horizon_days: int | None = typer.Option(None, "--horizon-days", help="size on N days"),
-    typical: int | None = typer.Option(None, "--typical-days",
-                                       help="size on K typical days (tsam), linked storage"),
-    site: str | None = typer.Option(None, "--site", help="site name (default: the first)"),
-    strategy: str = typer.Option("greedy", "--strategy",
-                                 help="strategy that simulates the sized plant"),
-    time_limit: float = typer.Option(600.0, "--time-limit", help="HiGHS limit per solve [s]"),
-    survive_hours: float | None = typer.Option(
-        None, "--survive-hours", help="gensets so that no outage this long at any hour sheds"),
-    out: Path | None = typer.Option(None, "--out", help="folder (default results/size-<name>)"),
-) -> None:
-    """Size PV, wind and battery for a GTI target (or a frontier of targets), then simulate the
-    plant with the twin and score it with gti_core."""
-    from twin.dispatch import REGISTRY
-    from twin.engine import SimulationError
-    from twin.optimize.plan import OptimizationInfeasible
-    from twin.results import json_writer, write_folder
-    from twin.scenario import load
-    from twin.size_run import frontier_html, parse_frontier, size
-
-    if resolution not in (15, 30, 60):
-        fail(f"--resolution = {resolution}: must be 15, 30 or 60")
-    if not 0.0 < target <= 1.0:
-        fail(f"--target = {target}: must lie in (0, 1]")
-    if strategy not in REGISTRY:
-        fail(f"--strategy = {strategy!r}: known strategies are {sorted(REGISTRY)}")
-    if survive_hours is not None and not 0.0 < survive_hours <= 168.0:
-        fail(f"--survive-hours = {survive_hours}: must lie in (0, 168]")
-    try:
-        scn = load(scenario)
-        targets = parse_frontier(frontier) if frontier else [target]
-        names = [s.name for s in scn.sites]
-        if site is not None and site not in names:
-            raise ScenarioError(f"--site = {site!r}: the scenario's sites are {names}")
-        k = names.index(site) if site else 0
-        res = size(scn, targets, method, k, resolution, horizon_days, strategy, time_limit,
-                   typical, survive_hours)
-    except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
-        fail(f"{scenario}: {err}")
-    over = f"{res['slices']} slices" + (f" (as {typical} typical days)" if typical else "")
-    table = Table(title=f"{scn.name} | {scn.sites[k].name} | {method} method | sized at "
-                        f"{resolution} min over {over}", title_justify="left")
-    for col in ("target", "annual cost [M$]", "PV [MW]", "wind [MW]", "battery [MW]",
-                "battery [MWh]", "certificates [MWh/a]", "status"):
-        table.add_column(col, justify="left" if col == "status" else "right")
-    for r in res["results"]:
-        table.add_row(f"{r.target:.2f}", f"{r.annual_cost / 1e6:,.2f}", f"{r.pv_mw:,.1f}",
-                      f"{r.wind_mw:,.1f}", f"{r.bess_mw:,.1f}", f"{r.bess_mwh:,.1f}",
-                      f"{r.certificates_mwh:,.0f}", r.status)
-    console.print(table)
-    enters = res["battery_enters_at"]
-    console.print("batteries enter at target " + (f"{enters:.2f}" if enters is not None
-                                                   else "- (none in this range)"))
-    if res["marginal_cost_last_percent"] is not None:
-        console.print(f"marginal cost of the last percent: "
-                      f"${res['marginal_cost_last_percent'] / 1e6:,.2f} M per year")
-    fc = res["full_check"]
-    if fc:
-        gap = (f"{fc['cost_error']:+.2%}" if fc["cost_error"] is not None else fc["full_status"])
-        console.print(f"check against the full horizon ({fc['days']} days) at this plant: cost "
-                      f"${fc['planned_cost'] / 1e6:,.2f} M planned on {fc['typical_days']} "
-                      f"typical days vs ${fc['full_cost'] / 1e6:,.2f} M dispatched over every "
-                      f"day ({gap}); GTI {fc['planned_gti']:.4f} planned vs "
-                      f"{fc['full_gti']:.4f}")
-    rc = res["recheck"]
-    if rc:
-        console.print(f"plant for {rc['target']:.2f} simulated at {rc['slice_minutes']} min "
-                      f"with {rc['strategy']}: planned GTI {rc['planned_gti']:.4f}, simulated "
-                      f"{rc['simulated_gti']:.4f} ({method})")
-    summary = {"scenario": scn.name, "site": scn.sites[k].name, "method": method,
-               **{key: res[key] for key in ("battery_enters_at", "marginal_cost_last_percent",
-                                            "recheck", "full_check", "typical_days",
-                                            "resolution_min", "slices", "build_s",
-                                            "solve_s", "profiles")},
-               "plants": [vars(r) for r in res["results"]]}
-    run_dir = out if out is not None else Path("results") / f"size-{scn.name}"
-    frame = res["frontier"]
-    title = f"{scn.name} · {scn.sites[k].name} · {method} method: cost of a GTI target"
-    files = {"frontier.csv": lambda p: frame.to_csv(p, index=False),
-             "frontier.html": lambda p: p.write_text(frontier_html(frame, title)),
-             "summary.json": json_writer(summary)}
-    sv = res["survive"]
-    if sv:
-        console.print(f"to ride through {sv['hours']:g} h without the grid from any hour: "
-                      f"{sv['required_mw']:,.1f} MW of gensets, {sv['units']} x "
-                      f"{sv['unit_mw']:g} MW (worst start {sv['worst_start'][:16] or '-'})")
-        summary["survive"] = {key: v for key, v in sv.items() if key != "scenario"}
-        files["sized_scenario.yaml"] = scenario_writer(sv["scenario"])
-    write_folder(run_dir, files)
-    console.print(f"wrote {run_dir}/ ({', '.join(files)})")
 
 
 @app.command()
@@ -489,7 +391,7 @@ def catalog_query(
     console.print(table)
 
 
-from twin import cli_events, cli_policy  # noqa: E402,F401  (register their commands)
+from twin import cli_events, cli_policy, cli_size  # noqa: E402,F401  (register commands)
 
 
 def main() -> None:  # pragma: no cover - console entry

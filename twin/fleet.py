@@ -24,7 +24,6 @@ from models import site as physics
 from models.tokens import gpu_energy_j
 from twin.dispatch.base import StrategyOptions
 from twin.dispatch.fleet import FleetStrategy, GreenHeadroom, Nearest, RegionDemand, SiteLink
-from twin.dispatch.fleet_optimizers import FleetMPC, FleetOracle
 from twin.engine.fleet import Fleet, route_slice
 from twin.inputs import SiteInputs, interactive_tokens
 from twin.invariants import InvariantError
@@ -86,10 +85,10 @@ def fleet_strategy(scn: Scenario, name: str, options: StrategyOptions) -> FleetS
     if name == "greedy":
         m = scn.fleet.migration
         return GreenHeadroom(m.min_dwell_h, m.min_gain_fraction)
-    if name == "oracle" and has_choices(scn):
-        return FleetOracle(options)
-    if name == "mpc" and has_choices(scn):
-        return FleetMPC(options)
+    if name in ("oracle", "mpc") and has_choices(scn):
+        from twin.dispatch.fleet_optimizers import FleetMPC, FleetOracle  # loads Pyomo
+
+        return FleetOracle(options) if name == "oracle" else FleetMPC(options)
     return Nearest()
 
 

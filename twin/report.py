@@ -51,15 +51,22 @@ def _script_json(obj) -> str:
     return text.replace("</", "<\\/")
 
 
-def dispatch_series(meters: pd.DataFrame, summary: dict) -> dict:
+def storage_content(slices: list[pd.DataFrame]) -> pd.DataFrame:
+    """The battery's green and grey content [MWh] per slice start time, summed over the sites'
+    scored slices (gti_core's ``SiteScore.slices``)."""
+    cols = ["time", "soc_green_mwh", "soc_grey_mwh"]
+    return pd.concat([sl[cols] for sl in slices]).groupby("time", sort=True).sum()
+
+
+def dispatch_series(meters: pd.DataFrame, summary: dict,
+                    content: pd.DataFrame | None = None) -> dict:
     """Per-slice power [MW] of every meter and the battery's green and grey content [MWh],
-    summed over the sites, as arrays for the page's week pager."""
+    summed over the sites, as arrays for the page's week pager. ``content``: the run's own
+    :func:`storage_content`; without it the meters are scored again to find it."""
     dt_h = summary["slice_minutes"] / 60.0
-    soc = []
-    for site, rows in meters.groupby("site", sort=False):
-        sc = score_site(rows.reset_index(drop=True), params_from_summary(summary, str(site)))
-        soc.append(sc.slices[["time", "soc_green_mwh", "soc_grey_mwh"]])
-    soc_t = pd.concat(soc).groupby("time", sort=True).sum()
+    soc_t = content if content is not None else storage_content([
+        score_site(rows.reset_index(drop=True), params_from_summary(summary, str(site))).slices
+        for site, rows in meters.groupby("site", sort=False)])
     m = meters.groupby("time", sort=True)[[c for c in meters.columns if c.endswith("_mwh")]].sum()
     t = pd.DatetimeIndex(m.index)
 
@@ -121,7 +128,7 @@ def gap_figure(summary: dict) -> str:
 
 def report_html(run: dict) -> str:
     """The page of one run (``run``: :func:`twin.results.read_run`'s dict, plus
-    ``scenario_text``)."""
+    ``scenario_text`` and, from a run in memory, ``storage_content``)."""
     s = run["summary"]
     g = s["gti"]
     year = s["start"][:4] if s["start"][:4] == s["end"][:4] or s["end"][5:10] == "01-01" else (
@@ -138,7 +145,7 @@ def report_html(run: dict) -> str:
         badge_aggregate=badge_svg(g["gti_aggregate"], "aggregate", period,
                                   g["level_aggregate"], alpha),
         monthly_badges=[badge_for_label(lab) for lab in months],
-        series=_script_json(dispatch_series(run["meters"], s)),
+        series=_script_json(dispatch_series(run["meters"], s, run.get("storage_content"))),
         figures=[{"target": "fig-monthly", "json": _script_json(monthly_figure(s))},
                  {"target": "fig-gap", "json": _script_json(gap_figure(s))},
                  *([{"target": "fig-moved", "json": _script_json(fleet["figure"])}]

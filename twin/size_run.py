@@ -4,15 +4,23 @@ simulate the chosen plant with the twin and score it with gti_core."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from twin.inputs import build_site_inputs
 from twin.optimize.data import horizon_data
+from twin.optimize.highs import SolverSettings
 from twin.optimize.periods import typical_days
-from twin.optimize.sizing import Plant, Sizer, SizingResult, per_mw_profiles, sizing_costs
+from twin.optimize.sizing import (
+    SIZING_SOLVER,
+    Plant,
+    Sizer,
+    SizingResult,
+    per_mw_profiles,
+    sizing_costs,
+)
 from twin.run import simulate
 from twin.scenario import BatteryConfig, PVConfig, Scenario, ScenarioError, from_dict
 
@@ -75,34 +83,51 @@ def plant_scenario(scn: Scenario, site: int, res: SizingResult, days: int | None
     return from_dict(raw, base_dir=scn.base_dir)
 
 
-def size(scn: Scenario, targets: list[float], method: str = "slice", site: int = 0,
-         resolution_min: int = 60, horizon_days: int | None = None,
-         recheck_strategy: str | None = "greedy", time_limit_s: float | None = 600.0,
-         typical: int | None = None, survive_hours: float | None = None) -> dict:
-    """Size the plant for each target; simulate the plant of the first target.
+@dataclass(frozen=True)
+class SizingProblem:
+    """A site's sizing LP inputs at the sizing resolution: LP data, per-MW profiles, costs,
+    the battery window and the scenario at that resolution."""
 
-    With ``typical`` the LP sizes on that many typical days (:mod:`twin.optimize.periods`);
-    the first target's plant is then dispatched over the whole horizon by the chronological
-    LP with its capacities fixed (``full_check``: planned against full-horizon cost and GTI).
+    at: Scenario
+    inp: object
+    d: object
+    cf_pv: np.ndarray
+    cf_wind: np.ndarray
+    costs: object
+    storage: dict
 
-    Returns
-    -------
-    dict
-        ``frontier`` (a DataFrame with :data:`FRONTIER_COLUMNS`), ``results`` (SizingResult
-        per target), ``battery_enters_at`` (lowest target with a battery, or None),
-        ``marginal_cost_last_percent`` ($/a per percentage point at the highest target),
-        ``recheck`` (planned vs simulated GTI of the first target's plant), ``full_check``
-        (typical days only), ``survive`` (with ``survive_hours``: the gensets with which no
-        outage of that length at any hour sheds, and the plant's scenario with them) and
-        timings.
-    """
-    if method not in ("slice", "aggregate"):
-        raise ScenarioError(f"--method = {method!r}: must be slice or aggregate")
-    if scn.fleet is not None:  # a site sized alone would lose the requests routed to it
-        raise ScenarioError("fleet: sizing plans one site alone, and a fleet routes requests "
-                            "and moves work between its sites; size a copy of the site "
-                            "without the fleet block, with the requests it serves as its own "
-                            "workload.interactive")
+    def sizer(self, method: str, target: float, solver: SolverSettings,
+              typical: int | None = None, representation: str = "medoid"
+              ) -> tuple[Sizer, object]:
+        """The chronological sizer, or (``typical``) the typical-day one, each day represented
+        by tsam's ``representation``, and its clustering."""
+        if typical is None:
+            return Sizer(self.d, self.cf_pv, self.cf_wind, self.costs, method, target,
+                         solver=solver, **self.storage), None
+        try:
+            tp, d_tp, pv_tp, wind_tp = typical_days(self.d, self.cf_pv, self.cf_wind, typical,
+                                                    self.inp.index[0], representation)
+        except ValueError as err:
+            raise ScenarioError(str(err)) from None
+        return Sizer(d_tp, pv_tp, wind_tp, self.costs, method, target, solver=solver,
+                     periods=tp, **self.storage), tp
+
+    def full_check(self, res: SizingResult, tp, solver: SolverSettings) -> dict:
+        """A typical-day plant dispatched over every day by the chronological LP with its
+        capacities fixed: planned against full-horizon cost and GTI."""
+        whole = Sizer(self.d, self.cf_pv, self.cf_wind, self.costs, res.method, res.target,
+                      solver=solver, fixed=Plant.of(res), **self.storage).solve(res.target)
+        ok = whole.status == "optimal"
+        return {"typical_days": tp.k, "days": tp.days, "target": res.target,
+                "planned_cost": res.annual_cost, "full_cost": whole.annual_cost,
+                "cost_error": (res.annual_cost - whole.annual_cost) / whole.annual_cost
+                if ok else None, "planned_gti": res.planned_gti, "full_gti": whole.planned_gti,
+                "full_status": whole.status, "full_solve_s": whole.solve_s,
+                "profile_rmse": tp.rmse}
+
+
+def sizing_problem(scn: Scenario, site: int, resolution_min: int,
+                   horizon_days: int | None) -> SizingProblem:
     at = _scenario_at(scn, site, resolution_min, horizon_days)
     inp = build_site_inputs(at, 0)
     # the sized store starts grey and fills with green: every discharge draws the green pool
@@ -112,20 +137,111 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     b = at.sites[0].battery
     storage = dict(min_soc_fraction=b.min_soc_fraction, max_soc_fraction=b.max_soc_fraction,
                    initial_soc_fraction=b.initial_soc_fraction)
-    costs = sizing_costs(scn.sizing)
-    tp = None
-    if typical is not None:
+    return SizingProblem(at, inp, d, cf_pv, cf_wind, sizing_costs(scn.sizing), storage)
+
+
+def _simulated(run, method: str) -> dict:
+    g = run.summary["gti"]
+    return {"simulated_gti": g["gti_slice"] if method == "slice" else g["gti_aggregate"],
+            "simulated_gti_slice": g["gti_slice"], "simulated_gti_aggregate": g["gti_aggregate"],
+            "simulated_cost": run.summary["kpis"]["cost_total"], "status": "ok"}
+
+
+def recheck(plant: Scenario, res: SizingResult, strategy: str, oracle: bool = True
+            ) -> tuple[dict, object]:
+    """The plant simulated at the scenario's resolution and scored by gti_core: with the
+    dispatch the plan assumes (the oracle: the cheapest year that reaches the target, for a
+    time-slice target) and with ``strategy``, the one the site will run.
+
+    Returns the recheck (``runs``: per strategy the simulated GTI of the sizing method, both
+    methods' GTI and the cost, or the status that stopped it) and the strategy's run.
+    """
+    from twin.optimize.plan import OptimizationInfeasible
+
+    runs, strategy_run = {}, None
+    names = ([] if not oracle or strategy == "oracle" else ["oracle"]) + [strategy]
+    for name in names:
+        target = res.target if name in ("oracle", "mpc") and res.method == "slice" else None
         try:
-            tp, d_tp, pv_tp, wind_tp = typical_days(d, cf_pv, cf_wind, typical, inp.index[0])
-        except ValueError as err:
-            raise ScenarioError(str(err)) from None
-        sizer = Sizer(d_tp, pv_tp, wind_tp, costs, method, targets[0],
-                      time_limit_s=time_limit_s, periods=tp, **storage)
-    else:
-        sizer = Sizer(d, cf_pv, cf_wind, costs, method, targets[0], time_limit_s=time_limit_s,
-                      **storage)
+            run = simulate(plant, name, "cost", target)
+        except OptimizationInfeasible as err:
+            runs[name] = {"status": f"infeasible: {err}"}
+            continue
+        runs[name] = _simulated(run, res.method)
+        strategy_run = run if name == strategy else strategy_run
+    head = runs[strategy]
+    return {"strategy": strategy, "target": res.target, "method": res.method,
+            "planned_gti": res.planned_gti,
+            "simulated_gti": head.get("simulated_gti", float("nan")),
+            "runs": runs, "turbines": plant.sites[0].wind.turbines,
+            "slice_minutes": plant.slice_minutes}, strategy_run
+
+
+#: Rounds of :func:`size_for_strategy`: each raises the planned target by the last shortfall.
+STRATEGY_ROUNDS = 4
+
+
+def size_for_strategy(scn: Scenario, site: int, sizer: Sizer, target: float, strategy: str,
+                      horizon_days: int | None) -> dict:
+    """Size so that the site reaches ``target`` with the strategy it will run, not only with
+    the plan's dispatch: plan for ``target``, simulate with ``strategy``, and while the
+    simulated GTI falls short, plan again for the target raised by the shortfall (at most 1,
+    at most :data:`STRATEGY_ROUNDS` plans). Returns the rounds and the last plant."""
+    planned, rounds, res = target, [], None
+    for _ in range(STRATEGY_ROUNDS):
+        res = sizer.solve(planned)
+        if res.status != "optimal":
+            rounds.append({"planned_target": planned, "status": res.status})
+            break
+        got, _ = recheck(plant_scenario(scn, site, res, horizon_days), res, strategy, False)
+        gti = got["simulated_gti"]
+        rounds.append({"planned_target": planned, "annual_cost": res.annual_cost,
+                       "simulated_gti": gti, "status": "optimal"})
+        if gti >= target - 1e-4 or planned >= 1.0:
+            break
+        planned = min(1.0, round(planned + (target - gti), 6))
+    last = rounds[-1]
+    return {"strategy": strategy, "target": target, "rounds": rounds,
+            "reached": last["status"] == "optimal" and last["simulated_gti"] >= target - 1e-4,
+            "plant": asdict(Plant.of(res)) if res is not None and res.status == "optimal"
+            else None}
+
+
+def size(scn: Scenario, targets: list[float], method: str = "slice", site: int = 0,
+         resolution_min: int = 60, horizon_days: int | None = None,
+         recheck_strategy: str | None = "greedy", solver: SolverSettings = SIZING_SOLVER,
+         typical: int | None = None, survive_hours: float | None = None,
+         oracle_recheck: bool = True, for_strategy: bool = False,
+         representation: str = "medoid") -> dict:
+    """Size the plant for each target; simulate the plant of the first target.
+
+    With ``typical`` the LP sizes on that many typical days (:mod:`twin.optimize.periods`,
+    each represented by tsam's ``representation``);
+    the first target's plant is then dispatched over the whole horizon by the chronological
+    LP with its capacities fixed (``full_check``: planned against full-horizon cost and GTI).
+
+    Returns
+    -------
+    dict
+        ``frontier`` (a DataFrame with :data:`FRONTIER_COLUMNS`), ``results`` (SizingResult
+        per target), ``battery_enters_at`` (lowest target with a battery, or None),
+        ``marginal_cost_last_percent`` ($/a per percentage point at the highest target),
+        ``recheck`` (:func:`recheck` of the first target's plant), ``full_check`` (typical
+        days only), ``for_strategy`` (with ``for_strategy``: :func:`size_for_strategy`),
+        ``survive`` (with ``survive_hours``: the gensets with which no outage of that length
+        at any hour sheds, and the plant's scenario with them), the solver and timings.
+    """
+    if method not in ("slice", "aggregate"):
+        raise ScenarioError(f"--method = {method!r}: must be slice or aggregate")
+    if scn.fleet is not None:  # a site sized alone would lose the requests routed to it
+        raise ScenarioError("fleet: sizing plans one site alone, and a fleet routes requests "
+                            "and moves work between its sites; size a copy of the site "
+                            "without the fleet block, with the requests it serves as its own "
+                            "workload.interactive")
+    problem = sizing_problem(scn, site, resolution_min, horizon_days)
+    sizer, tp = problem.sizer(method, targets[0], solver, typical, representation)
     results = [sizer.solve(t) for t in targets]
-    top = results[-1]
+    top, first = results[-1], results[0]
     marginal = None
     if top.status == "optimal" and top.target - 0.01 > 0:
         below = sizer.solve(round(top.target - 0.01, 10))
@@ -134,41 +250,25 @@ def size(scn: Scenario, targets: list[float], method: str = "slice", site: int =
     frontier = pd.DataFrame([{k: asdict(r)[k] for k in FRONTIER_COLUMNS} for r in results])
     enters = next((r.target for r in results if r.status == "optimal" and r.bess_mwh > 1e-3),
                   None)
-    recheck = None
-    first = results[0]
-    full_check = None
-    if tp is not None and first.status == "optimal":
-        whole = Sizer(d, cf_pv, cf_wind, costs, method, first.target, time_limit_s=time_limit_s,
-                      fixed=Plant.of(first), **storage).solve(first.target)
-        full_check = {"typical_days": tp.k, "days": tp.days, "target": first.target,
-                      "planned_cost": first.annual_cost, "full_cost": whole.annual_cost,
-                      "cost_error": (first.annual_cost - whole.annual_cost)
-                      / whole.annual_cost if whole.status == "optimal" else None,
-                      "planned_gti": first.planned_gti, "full_gti": whole.planned_gti,
-                      "full_status": whole.status, "full_solve_s": whole.solve_s,
-                      "profile_rmse": tp.rmse}
-    survive = None
-    if (recheck_strategy or survive_hours) and first.status == "optimal":
+    ok = first.status == "optimal"
+    full_check = problem.full_check(first, tp, solver) if tp is not None and ok else None
+    recheck_out = survive = strategy_fit = None
+    if (recheck_strategy or survive_hours) and ok:
         plant = plant_scenario(scn, site, first, horizon_days)
-        run = simulate(plant, recheck_strategy or "greedy")
-        if survive_hours:
+        recheck_out, run = recheck(plant, first, recheck_strategy or "greedy", oracle_recheck)
+        if survive_hours and run is not None:
             survive = survive_backup(plant, run, survive_hours)
-        g = run.summary["gti"]
-        recheck = {"strategy": recheck_strategy, "target": first.target, "method": method,
-                   "planned_gti": first.planned_gti,
-                   "simulated_gti": g["gti_slice"] if method == "slice" else g["gti_aggregate"],
-                   "simulated_gti_slice": g["gti_slice"],
-                   "simulated_gti_aggregate": g["gti_aggregate"],
-                   "simulated_cost": run.summary["kpis"]["cost_total"],
-                   "turbines": plant.sites[0].wind.turbines,
-                   "slice_minutes": plant.slice_minutes}
+    if for_strategy and ok and recheck_strategy:
+        strategy_fit = size_for_strategy(scn, site, sizer, first.target, recheck_strategy,
+                                         horizon_days)
     return {"frontier": frontier, "results": results, "battery_enters_at": enters,
-            "marginal_cost_last_percent": marginal, "recheck": recheck,
-            "full_check": full_check, "survive": survive, "typical_days": typical,
-            "resolution_min": resolution_min, "slices": d.n,
-            "build_s": sizer.build_s, "solve_s": [r.solve_s for r in results],
-            "profiles": {"pv_capacity_factor": float(np.mean(cf_pv)),
-                         "wind_capacity_factor": float(np.mean(cf_wind))}}
+            "marginal_cost_last_percent": marginal, "recheck": recheck_out,
+            "full_check": full_check, "for_strategy": strategy_fit, "survive": survive,
+            "typical_days": typical, "resolution_min": resolution_min, "slices": problem.d.n,
+            "solver": sizer.lp.method, "build_s": sizer.build_s,
+            "solve_s": [r.solve_s for r in results],
+            "profiles": {"pv_capacity_factor": float(np.mean(problem.cf_pv)),
+                         "wind_capacity_factor": float(np.mean(problem.cf_wind))}}
 
 
 def frontier_html(frontier: pd.DataFrame, title: str) -> str:

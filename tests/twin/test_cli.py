@@ -164,8 +164,19 @@ def test_size_writes_the_frontier_and_simulates_the_plant(tmp_path):
     page = (out / "frontier.html").read_text()
     assert "annual cost [M$" in page and "battery [MWh]" in page and "plotly" in page
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["recheck"]["slice_minutes"] == 15
-    assert 0.0 < summary["recheck"]["simulated_gti"] <= 1.0
+    rc = summary["recheck"]
+    assert rc["slice_minutes"] == 15 and rc["strategy"] == "greedy"
+    # simulated with the dispatch the plan assumes and with the site's strategy; both printed
+    assert set(rc["runs"]) == {"oracle", "greedy"}
+    assert rc["simulated_gti"] == rc["runs"]["greedy"]["simulated_gti"]
+    assert 0.0 < rc["simulated_gti"] <= 1.0
+    assert "with oracle: planned GTI" in r.stdout and "with greedy: planned GTI" in r.stdout
+    # the oracle plays a cost plan with the target as a floor: at 15 minutes it reaches the
+    # target (0.6, the frontier's first) the hourly plan was sized for
+    oracle = rc["runs"]["oracle"]
+    assert rc["target"] == 0.6
+    assert oracle["status"] == "ok" and oracle["simulated_gti"] >= 0.6 - 1e-6
+    assert summary["solver"] in ("hipo", "ipx")
     bad = aidc("size", short_scenario(tmp_path), "--resolution", "20", "--out", tmp_path / "x")
     assert bad.returncode == 2 and "--resolution = 20" in bad.stderr
 
@@ -183,3 +194,25 @@ def test_size_on_typical_days_prints_the_check_against_every_day(tmp_path):
                "--horizon-days", "6", "--out", tmp_path / "x")
     assert bad.returncode == 2 and "--typical-days = 6: must lie between 1 and 5" in bad.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_size_for_the_strategy_raises_the_planned_target_by_each_shortfall(tmp_path):
+    out = tmp_path / "size"
+    r = aidc("size", short_scenario(tmp_path, days=3), "--target", "0.7", "--horizon-days",
+             "3", "--for-strategy", "--no-oracle-recheck", "--out", out)
+    assert r.returncode == 0, r.stderr
+    fit = json.loads((out / "summary.json").read_text())["for_strategy"]
+    rounds = fit["rounds"]
+    assert fit["strategy"] == "greedy" and rounds[0]["planned_target"] == 0.7
+    assert "sized for greedy: planned target -> simulated GTI" in r.stdout
+    # each plan's target is the last one's raised by the last shortfall (at most 1), and it
+    # stops at the first plant greedy runs at the target or after the rounds allowed
+    for a, b in zip(rounds[:-1], rounds[1:], strict=True):
+        assert a["simulated_gti"] < 0.7 - 1e-4
+        assert b["planned_target"] == pytest.approx(min(1.0, a["planned_target"] + 0.7
+                                                        - a["simulated_gti"]), abs=1e-6)
+    last = rounds[-1]
+    assert fit["reached"] == (last["simulated_gti"] >= 0.7 - 1e-4)
+    assert fit["reached"] or len(rounds) == 4
+    if len(rounds) > 1:  # a plan for a higher target costs more
+        assert rounds[-1]["annual_cost"] > rounds[0]["annual_cost"]

@@ -120,3 +120,20 @@ def test_a_fleet_report_shows_sites_regions_and_moved_work(browser, tmp_path):
     assert "east-train-llama70b-cpt" in page.locator("#fleet").inner_text()
     assert errors == []
     page.close()
+
+
+def test_the_report_of_a_run_draws_the_storage_content_the_run_scored(runs):
+    # the run writes its report from its own scores (no second scoring); the page a folder
+    # gives (`aidc-twin report`, which scores the meters again) holds the same series
+    import json
+
+    from twin.report import dispatch_series
+    from twin.results import read_run
+
+    run = read_run(runs["greedy"])
+    page = (runs["greedy"] / "report.html").read_text()
+    again = dispatch_series(run["meters"], run["summary"])
+    for key in ("soc_green_mwh", "soc_grey_mwh", "import_mw"):
+        drawn = re.search(rf'"{key}":(\[[^\]]*\])', page)
+        assert drawn is not None and json.loads(drawn.group(1)) == again[key]
+    assert max(again["soc_green_mwh"]) > 0.0  # a greedy week stores green

@@ -3,15 +3,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from twin.dispatch.base import Observation, Setpoints, Strategy, StrategyOptions
 from twin.dispatch.greedy import Greedy
 from twin.dispatch.no_control import NoControl
-from twin.dispatch.optimizers import MPC, Oracle
 from twin.dispatch.threshold import Threshold
 
+
+def _optimizers():
+    # Pyomo and the LP families load only when an optimizer runs: a rule-based run does not
+    # pay for them (benchmarks/run_year.py times the command)
+    from twin.dispatch import optimizers
+
+    return optimizers
+
+
+class StrategyRegistry(Mapping):
+    """Strategy name -> class, each class loaded on first use (``loaders``: name -> a function
+    that returns the class)."""
+
+    def __init__(self, loaders: dict[str, Callable[[], type]]):
+        self._loaders = loaders
+
+    def __getitem__(self, name: str) -> type:
+        return self._loaders[name]()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+
 #: Strategy name -> class. Adding a strategy adds one module and one line here.
-REGISTRY: dict[str, type] = {"no_control": NoControl, "greedy": Greedy,
-                             "threshold": Threshold, "mpc": MPC, "oracle": Oracle}
+REGISTRY = StrategyRegistry({"no_control": lambda: NoControl, "greedy": lambda: Greedy,
+                             "threshold": lambda: Threshold,
+                             "mpc": lambda: _optimizers().MPC,
+                             "oracle": lambda: _optimizers().Oracle})
 
 
 def make_strategy(name: str, options: StrategyOptions | None = None) -> Strategy:

@@ -33,6 +33,77 @@ class SolveError(RuntimeError):
     """HiGHS did not return an optimal solution; the message says what it returned."""
 
 
+#: HiGHS's LP methods this project uses: dual simplex (a basis, warm starts for re-solves that
+#: change data: MPC), HiGHS's interior-point solver HiPO (the ``highspy-extras`` package; large
+#: one-off LPs: sizing and the oracle) and its older interior-point solver IPX (HiPO's fallback).
+METHODS = ("simplex", "hipo", "ipx")
+
+
+#: How an interior-point solve ends without an answer: numerical failure, or stopped at a point
+#: that meets neither optimality nor a proof of infeasibility (HiPO 1.15 on some small LPs).
+IPM_FAILURES = (highspy.HighsModelStatus.kSolveError, highspy.HighsModelStatus.kUnknown)
+
+
+def hipo_available() -> bool:
+    """Whether HiPO can load: the ``highspy-extras`` package of ``highspy``'s version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("highspy-extras") == version("highspy")
+    except PackageNotFoundError:
+        return False
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """How HiGHS solves an LP.
+
+    Attributes
+    ----------
+    method : str
+        One of :data:`METHODS`. ``hipo`` falls back to ``ipx`` where HiPO cannot load
+        (:func:`hipo_available`); :attr:`CompiledLP.method` says which ran.
+    threads : int
+        HiGHS threads (HiPO on this project's sizing LP: 1 thread is faster than 2, see
+        ``benchmarks/sizing.py``).
+    crossover : bool
+        After an interior-point solve, find a basis (only needed to warm-start a re-solve).
+    time_limit_s : float, optional
+        Seconds HiGHS may take per solve [s]; None: no limit.
+    """
+
+    method: str = "simplex"
+    threads: int = 1
+    crossover: bool = False
+    time_limit_s: float | None = None
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"solver method = {self.method!r}: must be one of {METHODS}")
+        if self.threads < 1:
+            raise ValueError(f"solver threads = {self.threads}: must be at least 1")
+        if self.time_limit_s is not None and not self.time_limit_s >= 0.0:
+            raise ValueError(f"solver time limit = {self.time_limit_s} s: must be >= 0")
+
+    def resolved_method(self) -> str:
+        """The method that will run: ``hipo`` only where it can load, else ``ipx``."""
+        return "ipx" if self.method == "hipo" and not hipo_available() else self.method
+
+    def apply(self, h: highspy.Highs) -> str:
+        """Set these options on ``h``; return the method that will run."""
+        method = self.resolved_method()
+        h.setOptionValue("threads", self.threads)
+        h.setOptionValue("solver", method)
+        if method != "simplex":
+            h.setOptionValue("run_crossover", "on" if self.crossover else "off")
+        if method == "hipo":  # the normal equations of a year's LP are dense (capacities
+            # touch every slice): HiPO's analysis of them is wasted time
+            h.setOptionValue("hipo_system", "augmented")
+        if self.time_limit_s is not None:
+            h.setOptionValue("time_limit", float(self.time_limit_s))
+        return method
+
+
 def _index_key(index):
     return index if index is not None else 0
 
@@ -64,9 +135,13 @@ class CompiledLP:
         Constraint -> {Pyomo index: row} (a ranged constraint keeps its first row).
     compile_s, pass_s : float
         Seconds spent compiling the Pyomo model to matrices and passing them to HiGHS.
+    method : str
+        The LP method that runs (:meth:`SolverSettings.resolved_method`).
+    solved_by : str
+        The method that gave the last solution (``simplex`` after a fallback).
     """
 
-    def __init__(self, model: pyo.ConcreteModel, threads: int = 1,
+    def __init__(self, model: pyo.ConcreteModel, solver: SolverSettings | None = None,
                  scaling: Scaling | None = None):
         t0 = time.perf_counter()
         info = LinearStandardFormCompiler().write(model, mixed_form=True)
@@ -121,12 +196,15 @@ class CompiledLP:
         lp.a_matrix_.value_ = a.data
         self.h = highspy.Highs()
         self.h.setOptionValue("output_flag", False)
-        self.h.setOptionValue("threads", threads)
+        self.method = (solver or SolverSettings()).apply(self.h)
         self.h.passModel(lp)
         self.pass_s = time.perf_counter() - t1
         self.solve_s = 0.0
-        self.iterations = 0
-        self.cold_restarts = 0
+        self.iterations = 0  # simplex iterations, all solves
+        self.ipm_iterations = 0  # interior-point iterations, all solves
+        self.cold_restarts = 0  # warm simplex solves repeated from scratch
+        self.fallbacks = 0  # interior-point solves that failed and were solved by simplex
+        self.solved_by = self.method  # the method that gave the last solution
         self._value_index: dict = {}
 
     def col(self, var, index=None) -> int:
@@ -212,21 +290,43 @@ class CompiledLP:
             self.h.changeCoeff(r, c, v)
 
     def solve(self) -> np.ndarray:
-        """Solve (warm from the last basis when there is one); return the column values."""
+        """Solve (simplex: warm from the last basis when there is one); return the column
+        values.
+
+        A warm simplex start can stall on a badly scaled basis; then, and only then, the LP is
+        solved once more from scratch, counted in :attr:`cold_restarts`. An interior-point
+        solve that ends without an answer (:data:`IPM_FAILURES`: HiPO, and HiGHS's own IPX
+        fallback, stopped short of the tolerances) is solved once more by dual simplex,
+        counted in :attr:`fallbacks` and named by :attr:`solved_by`. Any other solve that is
+        not optimal (infeasible, unbounded, a time limit) raises :class:`SolveError` at once:
+        solving it again would only double its time.
+        """
         t0 = time.perf_counter()
+        warm = self.method == "simplex" and self.h.getBasis().valid
         self.h.run()
         status = self.h.getModelStatus()
+        self.solved_by = self.method
         limits = (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
-        if status != highspy.HighsModelStatus.kOptimal and status not in limits:
-            # a warm start can stall on a badly scaled basis: solve once more from scratch
+        if warm and status != highspy.HighsModelStatus.kOptimal and status not in limits:
             self.h.clearSolver()
             self.h.run()
             status = self.h.getModelStatus()
             self.cold_restarts += 1
+        elif self.method != "simplex" and status in IPM_FAILURES:
+            self.h.setOptionValue("solver", "simplex")
+            self.h.clearSolver()
+            self.h.run()
+            status = self.h.getModelStatus()
+            self.h.setOptionValue("solver", self.method)  # the next solve tries it again
+            self.fallbacks += 1
+            self.solved_by = "simplex"
         self.solve_s += time.perf_counter() - t0
+        info = self.h.getInfo()
+        self.iterations += max(int(info.simplex_iteration_count), 0)
+        self.ipm_iterations += max(int(info.ipm_iteration_count), 0)
         if status != highspy.HighsModelStatus.kOptimal:
-            raise SolveError(f"HiGHS returned {self.h.modelStatusToString(status)}")
-        self.iterations += int(self.h.getInfo().simplex_iteration_count)
+            raise SolveError(f"HiGHS ({self.solved_by}) returned "
+                             f"{self.h.modelStatusToString(status)}")
         return self.solution()
 
     def solution(self) -> np.ndarray:

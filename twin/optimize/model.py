@@ -193,8 +193,9 @@ def _add_content(m: pyo.ConcreteModel, d: HorizonData, soc_init, floor, ceiling
                  ) -> pyo.Constraint:
     """``soc_t = soc_{t-1} (1 - sd) + eta_c C_t - D_t / eta_d``, and each slice's charge and
     discharge within the room and the content at its start (the engine's and gti_core's
-    order): ``D_t / eta_d <= soc_{t-1} (1 - sd) - floor``, ``eta_c C_t <= ceiling - soc_{t-1}
-    (1 - sd)``."""
+    order): ``D_t / eta_d <= soc_{t-1} (1 - sd) - floor(t)``, ``eta_c C_t <= ceiling(t) -
+    soc_{t-1} (1 - sd)`` (``floor`` and ``ceiling``: slice -> expression [MWh]). These keep
+    every ``soc_t`` within the floor and the ceiling too."""
     b = d.battery
     keep, ec, ed = 1.0 - b.self_discharge_per_slice, b.charge_efficiency, b.discharge_efficiency
 
@@ -204,9 +205,9 @@ def _add_content(m: pyo.ConcreteModel, d: HorizonData, soc_init, floor, ceiling
     m.storage = pyo.Constraint(m.T, rule=lambda m, t: m.soc_mwh[t] == start_content(m, t)
                                + ec * m.charge_mwh[t] - m.discharge_mwh[t] / ed)
     m.discharge_limit = pyo.Constraint(
-        m.T, rule=lambda m, t: m.discharge_mwh[t] / ed <= start_content(m, t) - floor)
+        m.T, rule=lambda m, t: m.discharge_mwh[t] / ed <= start_content(m, t) - floor(t))
     m.charge_limit = pyo.Constraint(
-        m.T, rule=lambda m, t: ec * m.charge_mwh[t] <= ceiling - start_content(m, t))
+        m.T, rule=lambda m, t: ec * m.charge_mwh[t] <= ceiling(t) - start_content(m, t))
     return m.storage
 
 
@@ -235,7 +236,7 @@ def add_storage_constraints(m: pyo.ConcreteModel, d: HorizonData,
         return StorageHandle(m.charge_mwh, m.discharge_mwh, m.soc_mwh)
     soc_init = fixed_var(m, "soc_init_mwh", d.initial_soc_mwh)
     floor = fixed_var(m, "soc_floor_mwh", soc_floor_mwh(d))
-    content = _add_content(m, d, soc_init, floor, hi)
+    content = _add_content(m, d, soc_init, lambda t: floor, lambda t: hi)
     end_min = fixed_var(m, "soc_end_min_mwh", soc_end_target_mwh(d))
     m.end_short_mwh = pyo.Var(bounds=(0.0, None))  # priced by the objective's terminal value
     m.storage_end = pyo.Constraint(expr=m.soc_mwh[d.n - 1] + m.end_short_mwh >= end_min)
@@ -255,12 +256,10 @@ def _add_sized_storage(m: pyo.ConcreteModel, d: HorizonData, s: SizedStorage) ->
     m.charge_power = pyo.Constraint(m.T, rule=lambda m, t: m.charge_mwh[t] <= dt * m.bess_mw)
     m.discharge_power = pyo.Constraint(
         m.T, rule=lambda m, t: m.discharge_mwh[t] <= dt * m.bess_mw)
-    m.soc_max = pyo.Constraint(
-        m.T, rule=lambda m, t: m.soc_mwh[t] <= s.max_soc_fraction * m.bess_mwh)
-    m.soc_min = pyo.Constraint(
-        m.T, rule=lambda m, t: m.soc_mwh[t] >= s.min_soc_fraction * m.bess_mwh)
-    content = _add_content(m, d, m.soc_init_mwh, s.min_soc_fraction * m.bess_mwh,
-                           s.max_soc_fraction * m.bess_mwh)
+    # no rows for min * E <= soc_t <= max * E: the charge and discharge limits below hold
+    # each slice's charge and discharge within them from its start content, which implies them
+    content = _add_content(m, d, m.soc_init_mwh, lambda t: s.min_soc_fraction * m.bess_mwh,
+                           lambda t: s.max_soc_fraction * m.bess_mwh)
     m.cyclic = pyo.Constraint(expr=m.soc_mwh[d.n - 1] >= m.soc_init_mwh)
     return StorageHandle(m.charge_mwh, m.discharge_mwh, m.soc_mwh, m.soc_init_mwh, content,
                          power_mw=m.bess_mw, energy_mwh=m.bess_mwh)

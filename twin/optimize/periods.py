@@ -90,10 +90,27 @@ def rigid_training(d: HorizonData) -> tuple[np.ndarray, np.ndarray]:
     return it, gpu_s
 
 
+#: tsam's representations of a cluster that ``size --typical-days`` offers: a real day
+#: (``medoid``), the members' mean, or a profile with the members' value distribution
+#: (``distribution_minmax`` also keeps their extremes).
+REPRESENTATIONS = ("medoid", "mean", "distribution", "distribution_minmax")
+
+
+def _nearest_members(values: np.ndarray, assign: np.ndarray, rep: np.ndarray) -> np.ndarray:
+    """Per cluster, the member day whose profiles (days x features, normalised) lie nearest
+    the cluster's representative: the real day whose workload stands for the cluster."""
+    out = np.empty(len(rep), dtype=int)
+    for c in range(len(rep)):
+        members = np.flatnonzero(assign == c)
+        out[c] = members[np.argmin(((values[members] - rep[c]) ** 2).sum(axis=1))]
+    return out
+
+
 def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
-                 start: pd.Timestamp | None = None) -> tuple[TypicalDays, HorizonData,
-                                                           np.ndarray, np.ndarray]:
-    """Cluster the horizon's days into ``k`` typical days.
+                 start: pd.Timestamp | None = None, representation: str = "medoid"
+                 ) -> tuple[TypicalDays, HorizonData, np.ndarray, np.ndarray]:
+    """Cluster the horizon's days into ``k`` typical days, each represented by tsam's
+    ``representation`` (one of :data:`REPRESENTATIONS`).
 
     Returns
     -------
@@ -112,6 +129,9 @@ def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
     if not 1 <= k < days:
         raise ValueError(f"--typical-days = {k}: must lie between 1 and {days - 1} (the "
                          "horizon's days)")
+    if representation not in REPRESENTATIONS:
+        raise ValueError(f"--representation = {representation!r}: must be one of "
+                         f"{list(REPRESENTATIONS)}")
     train_it, train_gpu_s = rigid_training(d)
     profiles = pd.DataFrame({
         "pv": cf_pv, "wind": cf_wind, "price": d.price_usd_per_mwh, "grid_share": d.grid_share,
@@ -124,13 +144,20 @@ def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
     agg = tsam.aggregate(profiles[varying], n_clusters=k, period_duration=24,
                          temporal_resolution=d.dt_h,
                          cluster=tsam.ClusterConfig(method="hierarchical",
-                                                    representation="medoid"))
+                                                    representation=representation))
     assign = np.asarray(agg.cluster_assignments, dtype=int)
     weights = np.bincount(assign, minlength=k).astype(float)
-    medoids = np.asarray(agg.clustering.cluster_centers, dtype=int)
     rep = agg.cluster_representatives
     col = {c: (rep[c].to_numpy() if c in varying else
                np.full(k * per_day, profiles[c].iloc[0])) for c in profiles}
+    if agg.clustering.cluster_centers is not None:
+        medoids = np.asarray(agg.clustering.cluster_centers, dtype=int)
+    else:  # a synthetic representative: its nearest real day gives the workload
+        span = {c: np.ptp(profiles[c].to_numpy()) for c in varying}
+        norm = np.stack([profiles[c].to_numpy() / span[c] for c in varying], axis=1)
+        rep_norm = np.stack([col[c] / span[c] for c in varying], axis=1)
+        medoids = _nearest_members(norm.reshape(days, -1), assign,
+                                   rep_norm.reshape(k, -1))
     # each typical day's batch work is its medoid's, scaled to the horizon's total
     slices = np.concatenate([np.arange(m * per_day, (m + 1) * per_day) for m in medoids])
     rel, may_wait = d.release_gpu_s[slices], d.not_due_gpu_s[slices]

@@ -12,8 +12,13 @@ method) is the dispatch one. The objective is the annual cost:
     + demand charge * 12 * peak import
 
 with ``CRF(r, n) = r (1 + r)^n / ((1 + r)^n - 1)``. Solved at the resolution asked for (hourly
-by default: FEASIBILITY.md found a 15-minute sizing LP does not solve in 10 minutes); the chosen
-plant is then simulated at the scenario's own resolution and scored by gti_core.
+by default) by HiGHS's interior-point solver HiPO (:data:`SIZING_SOLVER`; dual simplex and IPX
+do not finish a year, ``benchmarks/sizing.py``); the chosen plant is then simulated at the
+scenario's own resolution and scored by gti_core.
+
+Rows that would do no work are not built: no peak-import rows without a demand charge, and no
+per-slice battery window (the charge and discharge limits of the dispatch family keep every
+content within it).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from twin.optimize.handles import (
     SizedStorage,
     StorageHandle,
 )
-from twin.optimize.highs import CompiledLP, Scaling, SolveError
+from twin.optimize.highs import CompiledLP, Scaling, SolveError, SolverSettings
 from twin.optimize.model import (
     COST_SCALE,
     PENALTY,
@@ -49,6 +54,11 @@ from twin.optimize.periods import TypicalDays
 #: 1e8 GPU-seconds a slice and a training run 1e13 tokens, against MWh of order 1-100; in
 #: GPU-seconds and tokens the matrix spans 17 orders of magnitude, in these units about 7.
 GPU_S_UNIT, TOKEN_UNIT = 1e6, 1e9
+
+
+#: Sizing solves a year's LP once per target: HiPO, no basis needed (FEASIBILITY.md, issue 18:
+#: dual simplex and IPX do not finish the hourly year in 240 s, HiPO does in about a minute).
+SIZING_SOLVER = SolverSettings(method="hipo", time_limit_s=600.0)
 
 
 def crf(rate: float, years: float) -> float:
@@ -93,6 +103,7 @@ class SizingResult:
     cost_parts: dict = field(default_factory=dict)
     solve_s: float = 0.0
     certificates_mwh: float = 0.0  # bought per year
+    solver: str = ""  # the LP method that solved it (``CompiledLP.solved_by``)
 
 
 def per_real_day(m: pyo.ConcreteModel, tp: TypicalDays, name: str, rule) -> None:
@@ -207,7 +218,7 @@ class SizingModel:
 
     dispatch: DispatchModel
     periodic_batch: pyo.Constraint | None
-    peak_import_mw: pyo.Var
+    peak_import_mw: pyo.Var | None  # None without a demand charge
     certificates: CertificateHandle | None = None
 
     @property
@@ -284,9 +295,12 @@ def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
                                          extra=bought.total if bought is not None else None)
     h = DispatchModel(m, supply, storage, deferrable, training, balance, green, target_h)
     year_scale = 8760.0 / (float(w.sum()) * d.dt_h)
-    m.peak_import_mw = pyo.Var(bounds=(0.0, None))
-    m.peak = pyo.Constraint(
-        m.T, rule=lambda m, t: m.peak_import_mw >= supply.import_mwh[t] / d.dt_h)
+    demand = 0.0
+    peak = None
+    if costs.demand_charge_usd_per_mw_month > 0.0:  # a column and rows that do no work without
+        m.peak_import_mw = peak = pyo.Var(bounds=(0.0, None))
+        m.peak = pyo.Constraint(m.T, rule=lambda m, t: peak >= supply.import_mwh[t] / d.dt_h)
+        demand = 12.0 * costs.demand_charge_usd_per_mw_month * peak
     capacity = (costs.pv.annual_usd_per_unit * supply.pv_capacity_mw
                 + costs.wind.annual_usd_per_unit * supply.wind_capacity_mw
                 + costs.bess_power.annual_usd_per_unit * storage.power_mw
@@ -294,7 +308,6 @@ def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
     price, xp = d.price_usd_per_mwh, d.export_price_usd_per_mwh
     energy = year_scale * sum(float(w[t]) * (float(price[t]) * supply.import_mwh[t]
                                              - xp * supply.export_mwh[t]) for t in m.T)
-    demand = 12.0 * costs.demand_charge_usd_per_mw_month * m.peak_import_mw
     if bought is not None:
         demand = demand + year_scale * costs.certificate_usd_per_mwh * bought.total
     short = shortfall_mwh(d, h, w, batch_mwh_per_gpu_s=d.batch_mwh_per_gpu_s)
@@ -303,7 +316,7 @@ def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
         + THROUGHPUT_TIEBREAK * sum(float(w[t]) * (storage.charge_mwh[t]
                                                    + storage.discharge_mwh[t]) for t in m.T)
         + PENALTY * year_scale * short, sense=pyo.minimize)
-    return SizingModel(h, periodic, m.peak_import_mw, bought)
+    return SizingModel(h, periodic, peak, bought)
 
 
 @dataclass(frozen=True)
@@ -331,7 +344,7 @@ class Sizer:
     the plant's dispatch for the target."""
 
     def __init__(self, d: HorizonData, cf_pv, cf_wind, costs: SizingCosts, method: str,
-                 target: float, time_limit_s: float | None = None,
+                 target: float, solver: SolverSettings = SIZING_SOLVER,
                  periods: TypicalDays | None = None, fixed: Plant | None = None, **storage):
         t0 = time.perf_counter()
         self.d, self.method, self.costs, self.periods = d, method, costs, periods
@@ -339,7 +352,7 @@ class Sizer:
         self.sm = build_sizing_model(d, cf_pv, cf_wind, costs, target, method,
                                      periods=periods, **storage)
         h = self.sm.dispatch
-        self.lp = CompiledLP(self.sm.model, scaling=self.sm.scaling())
+        self.lp = CompiledLP(self.sm.model, solver, scaling=self.sm.scaling())
         # the capacity variables in Plant's field order
         self.capacity_vars = (h.supply.pv_capacity_mw, h.supply.wind_capacity_mw,
                               h.storage.power_mw, h.storage.energy_mwh)
@@ -352,9 +365,7 @@ class Sizer:
         self.sign = self.lp.orientation(np.full(d.n, self.row), self.it_cols,
                                         np.full(d.n, target) * self.w)
         self.target = target
-        self.time_limit_s = time_limit_s
-        if time_limit_s is not None:
-            self.lp.h.setOptionValue("time_limit", float(time_limit_s))
+        self.solver = solver
 
     def _capacities(self, x: np.ndarray) -> Plant:
         return Plant(*(max(float(x[self.lp.col(v)]), 0.0) + 0.0
@@ -370,13 +381,15 @@ class Sizer:
             x = lp.solve()
         except SolveError as err:
             return SizingResult(target=target, method=self.method,
-                                status=f"not solved: {err} ({self.time_limit_s} s); size on "
-                                       "typical days (--typical-days) or fewer days",
-                                solve_s=time.perf_counter() - t0)
+                                status=f"not solved: {err} (time limit "
+                                       f"{self.solver.time_limit_s} s); size on typical days "
+                                       "(--typical-days) or fewer days",
+                                solve_s=time.perf_counter() - t0, solver=lp.solved_by)
         solve_s = time.perf_counter() - t0
         plant = self._capacities(x)
         target_short = max(float(x[lp.col(h.target.short_mwh)]), 0.0)
-        peak_mw = max(float(x[lp.col(self.sm.peak_import_mw)]), 0.0)
+        peak = self.sm.peak_import_mw
+        peak_mw = 0.0 if peak is None else max(float(x[lp.col(peak)]), 0.0)
         t, g = range(d.n), h.green
         g_it, it = lp.values(x, g.it_mwh, t), lp.values(x, h.balance.it_mwh, t)
         if self.method == "slice":
@@ -408,7 +421,7 @@ class Sizer:
                            annual_cost=float(sum(parts.values())), **asdict(plant),
                            planned_gti=planned,
                            cost_parts={k: float(v) for k, v in parts.items()}, solve_s=solve_s,
-                           certificates_mwh=year * bought)
+                           certificates_mwh=year * bought, solver=lp.solved_by)
         if target_short > 1e-6 * (it @ w):
             res.status = "infeasible: " + self._binding(plant, planned)
         elif unserved > 1e-6:

@@ -14,7 +14,7 @@ from models.battery import BatteryParams
 from tests.conftest import SCENARIOS
 from tests.tolerances import HAND_ATOL, LP_ATOL
 from twin.optimize.data import HorizonData
-from twin.optimize.highs import CompiledLP
+from twin.optimize.highs import METHODS, CompiledLP
 from twin.optimize.model import build_model
 from twin.optimize.plan import OptimizationInfeasible, plan_values
 from twin.run import simulate
@@ -42,6 +42,36 @@ def solve(d: HorizonData, objective: str):
     h = build_model(d, objective)
     lp = CompiledLP(h.model)
     return plan_values(lp, lp.solve(), h, d)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_gives_the_hand_optimum_and_a_failed_cold_solve_is_not_repeated(method):
+    # 1.5 units from x at 20 $ (at most 1) and y at 100 $ (at most 1): x = 1, y = 0.5, 70 $.
+    # Then 2.5 units, more than both hold: infeasible. Only a warm simplex re-solve is retried
+    # from scratch, once and counted; a cold interior-point solve is reported at once.
+    import pyomo.environ as pyo
+
+    from twin.optimize.highs import SolveError, SolverSettings
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(bounds=(0.0, 1.0))
+    m.y = pyo.Var(bounds=(0.0, 1.0))
+    m.need = pyo.Constraint(expr=m.x + m.y >= 1.5)
+    m.obj = pyo.Objective(expr=20 * m.x + 100 * m.y)
+    lp = CompiledLP(m, SolverSettings(method))
+    x = lp.solve()
+    assert lp.method == method and lp.objective == pytest.approx(20 + 50)
+    np.testing.assert_allclose(x, [1.0, 0.5], atol=1e-7)
+    lp.set_row_bounds([lp.row(m.need)], 2.5, highspy_inf())
+    with pytest.raises(SolveError, match=rf"HiGHS \({method}\) returned Infeasible"):
+        lp.solve()
+    assert lp.cold_restarts == (1 if method == "simplex" else 0)
+
+
+def highspy_inf() -> float:
+    import highspy
+
+    return highspy.kHighsInf
 
 
 def test_storage_arbitrage_matches_the_hand_optimum():
