@@ -99,7 +99,7 @@ def load_suite(suite: str, strategies: list[str] | None = None,
 def run_one(scn, strategy: str) -> dict:
     """One run's row: KPIs, or the reason it failed."""
     from twin.engine import SimulationError
-    from twin.optimize.plan import OptimizationInfeasible
+    from twin.optimize import OptimizationInfeasible
     from twin.run import simulate
 
     try:

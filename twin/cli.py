@@ -30,6 +30,17 @@ def fail(message: str) -> None:
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@app.callback()
+def _signing_key_first() -> None:
+    """Refuse a signing key that cannot be read before any command works (twin.manifest)."""
+    from twin.manifest import ManifestError, signing_key
+
+    try:
+        signing_key()
+    except ManifestError as err:
+        fail(str(err))
+
+
 def alpha_text(alpha: float | dict) -> str:
     """A summary's alpha: one value, or each site's where the sites have their own."""
     if isinstance(alpha, dict):
@@ -50,7 +61,8 @@ def run(
     """Simulate a scenario, score it with gti_core, and write the run folder."""
     from twin.dispatch import REGISTRY
     from twin.engine import SimulationError
-    from twin.optimize.plan import OptimizationInfeasible
+    from twin.manifest import scenario_inputs
+    from twin.optimize import OptimizationInfeasible
     from twin.results import write_run
     from twin.run import simulate
     from twin.scenario import load
@@ -72,7 +84,7 @@ def run(
         fail(f"{scenario}: {err}")
     run_dir = out if out is not None else Path("results") / scn.name
     write_run(run_dir, result.summary, result.meters, files=run_files(scn, result),
-              **result.tables())
+              sources=scenario_inputs(scn, scenario), **result.tables())
     print_headline(result.summary, run_dir)
 
 
@@ -179,7 +191,8 @@ def score(
     except (MeterError, ScenarioError, LedgerError, StorageProvenanceError) as err:
         fail(str(err))
     run_dir = out if out is not None else Path("results") / f"score-{meters.stem}"
-    write_run(run_dir, summary, tables.pop("meters"), **tables)
+    sources = {"meters": meters, "config": config, **({"tasks": tasks} if tasks else {})}
+    write_run(run_dir, summary, tables.pop("meters"), sources=sources, **tables)
     g, a = summary["gti"], summary["accounting"]
     table = Table(title=f"{meters.name} | alpha {alpha_text(a['alpha'])}, {a['allocation']}, "
                         f"{a['storage_rule']}", title_justify="left")
@@ -196,10 +209,23 @@ def score(
 
 
 @app.command()
-def verify(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
-    """Recompute a run's GTI from meters.parquet and task_energy.parquet alone."""
+def verify(
+    run_dir: Path = typer.Argument(..., help="a run folder"),
+    trusted_key: Path | None = typer.Option(
+        None, "--trusted-key", help="public key (PEM) the run's manifest must be signed with"),
+) -> None:
+    """Check a run's files against its manifest (and signature), then recompute its GTI from
+    meters.parquet and task_energy.parquet alone."""
+    from twin.manifest import ManifestError, load_public_key
     from twin.verify import verify_run
 
+    try:
+        trusted = load_public_key(trusted_key) if trusted_key is not None else None
+    except ManifestError as err:
+        fail(f"--trusted-key = {err}")
+    if not run_dir.is_dir():
+        fail(f"{run_dir}: not a run folder (no such folder)")
+    checked = manifest_check(run_dir, trusted)
     try:
         problems = verify_run(run_dir)
     except (FileNotFoundError, ValueError) as err:
@@ -208,7 +234,49 @@ def verify(run_dir: Path = typer.Argument(..., help="a run folder")) -> None:
         for what, where, rec, got in problems:
             err_console.print(f"mismatch: {what} at {where}: recorded {rec!r}, recomputed {got!r}")
         raise typer.Exit(1)
-    console.print(f"{run_dir}: GTI and R_task recomputed from the meters agree")
+    files = ("files as written" + (", signed by the trusted key" if trusted else "") + "; "
+             if checked else "")
+    console.print(f"{run_dir}: {files}GTI and R_task recomputed from the meters agree",
+                  markup=False, soft_wrap=True)
+
+
+def manifest_check(run_dir: Path, trusted) -> bool:
+    """Check a folder against its manifest (:func:`twin.manifest.check_folder`); exit 1 naming
+    every file that changed. Returns whether there was a manifest: a folder written before
+    manifests passes with a note, unless a trusted key was given."""
+    from twin.manifest import MANIFEST, check_folder
+
+    changed = check_folder(run_dir, trusted)
+    unchecked = f"{MANIFEST}: missing (the folder cannot be checked for changes)"
+    if changed == [unchecked] and trusted is None:
+        console.print(f"{run_dir}: no {MANIFEST}; the files cannot be checked for changes",
+                      markup=False, soft_wrap=True)
+        return False
+    if changed:
+        err_console.print(f"error: {run_dir}: the files do not match {MANIFEST}; not "
+                          "recomputed", markup=False, highlight=False, soft_wrap=True)
+        for line in changed:
+            err_console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    return True
+
+
+keys_app = typer.Typer(help="Signing keys for run manifests (Ed25519).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new(out: Path = typer.Option(..., "--out", help="folder for the key pair")) -> None:
+    """Write a new key pair: OUT/signing_key.pem (private, mode 600) and OUT/signing_key.pub;
+    runs are signed with it once AIDC_TWIN_SIGNING_KEY names the private key."""
+    from twin.manifest import new_key_pair
+
+    private, public = out / "signing_key.pem", out / "signing_key.pub"
+    if private.exists() or public.exists():
+        fail(f"--out = {out}: holds a key pair already; a new one would replace it")
+    fp = new_key_pair(private, public)
+    console.print(f"wrote {private} and {public} (fingerprint {fp}); sign runs with: export "
+                  f"AIDC_TWIN_SIGNING_KEY={private}", markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -40,7 +40,7 @@ def resilience(
     through without shedding, how green what it serves is, and the fuel it burns."""
     from twin.dispatch import REGISTRY
     from twin.engine import SimulationError
-    from twin.optimize.plan import OptimizationInfeasible
+    from twin.optimize import OptimizationInfeasible
     from twin.resilience import analyse, resilience_html
     from twin.results import json_writer, write_folder
     from twin.scenario import load

@@ -89,7 +89,8 @@ def policy(
     line covering every site; per rule and site the verdict and margin per period, the
     failing months, the alpha where the verdict flips and the certificates that would pass."""
     from twin.engine import SimulationError
-    from twin.optimize.plan import OptimizationInfeasible
+    from twin.manifest import scenario_inputs
+    from twin.optimize import OptimizationInfeasible
     from twin.results import write_run
     from twin.run import simulate
     from twin.scenario import load
@@ -128,7 +129,8 @@ def policy(
     summary = {"scenario": scn.name, "strategy": result.strategy, "rules": verdicts}
     run_dir = out if out is not None else Path("results") / f"policy-{scn.name}"
     policy_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    write_run(run_dir, summary, result.meters, policy=policy_frame)
+    write_run(run_dir, summary, result.meters, sources=scenario_inputs(scn, scenario),
+              policy=policy_frame)
     console.print(f"wrote {run_dir}/ (meters.parquet, policy.parquet, summary.json)")
 
 

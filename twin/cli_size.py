@@ -45,8 +45,8 @@ def size_cmd(
     plant with the twin and score it with gti_core."""
     from twin.dispatch import REGISTRY
     from twin.engine import SimulationError
+    from twin.optimize import OptimizationInfeasible
     from twin.optimize.highs import SolverSettings
-    from twin.optimize.plan import OptimizationInfeasible
     from twin.scenario import load
     from twin.size_run import parse_frontier, size
 
@@ -74,7 +74,7 @@ def size_cmd(
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     print_sizing(scn, k, method, res)
-    write_sizing(scn, k, method, res, out)
+    write_sizing(scn, k, method, res, out, scenario)
 
 
 def print_sizing(scn, k: int, method: str, res: dict) -> None:
@@ -129,9 +129,11 @@ def print_sizing(scn, k: int, method: str, res: dict) -> None:
                       f"{sv['unit_mw']:g} MW (worst start {sv['worst_start'][:16] or '-'})")
 
 
-def write_sizing(scn, k: int, method: str, res: dict, out: Path | None) -> None:
+def write_sizing(scn, k: int, method: str, res: dict, out: Path | None,
+                 scenario: Path | None = None) -> None:
     """``frontier.csv``, ``frontier.html``, ``summary.json`` and, with ``--survive-hours``,
-    ``sized_scenario.yaml``."""
+    ``sized_scenario.yaml``; the manifest hashes the scenario's files."""
+    from twin.manifest import scenario_inputs
     from twin.results import json_writer, write_folder
     from twin.size_run import frontier_html
 
@@ -151,5 +153,5 @@ def write_sizing(scn, k: int, method: str, res: dict, out: Path | None) -> None:
     if sv:
         summary["survive"] = {key: v for key, v in sv.items() if key != "scenario"}
         files["sized_scenario.yaml"] = scenario_writer(sv["scenario"])
-    write_folder(run_dir, files)
-    console.print(f"wrote {run_dir}/ ({', '.join(files)})")
+    write_folder(run_dir, files, scenario_inputs(scn, scenario))
+    console.print(f"wrote {run_dir}/ ({', '.join(files)}, manifest.json)")

@@ -22,16 +22,22 @@ import pandas as pd
 from gti_core.meters import meter_columns
 
 
-def write_folder(run_dir: Path, writers: dict) -> Path:
+def write_folder(run_dir: Path, writers: dict, sources: dict[str, Path] | None = None) -> Path:
     """Write a folder atomically: each ``name -> fn(path)`` writes one file into a temporary
     folder that is renamed into place (replacing an old folder as a whole) when all succeeded.
+    The folder gets ``manifest.json`` (:mod:`twin.manifest`): every file's SHA-256 and those of
+    ``sources`` (label -> input file), signed with the key ``AIDC_TWIN_SIGNING_KEY`` names, if
+    set.
     """
+    from twin.manifest import write_manifest
+
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
     try:
         for name, write in writers.items():
             write(tmp / name)
+        write_manifest(tmp, sources)
         os.chmod(tmp, 0o755)
         old = None
         if run_dir.exists():
@@ -67,7 +73,8 @@ def json_writer(data: dict):
 
 
 def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
-              files: dict | None = None, **tables: pd.DataFrame) -> Path:
+              files: dict | None = None, sources: dict[str, Path] | None = None,
+              **tables: pd.DataFrame) -> Path:
     """Write a run folder atomically and return its path.
 
     Parameters
@@ -81,6 +88,8 @@ def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
         has (:func:`gti_core.meters.meter_columns`).
     files : dict, optional
         Further files: name -> ``fn(path)`` that writes it (``scenario.yaml``, ``report.html``).
+    sources : dict of str to Path, optional
+        The input files the run was computed from, hashed into its manifest.
     **tables : pandas.DataFrame
         Further tables, each written as ``<name>.parquet``.
     """
@@ -89,7 +98,7 @@ def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
         writers[f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
     writers["summary.json"] = json_writer(summary)
     writers.update(files or {})
-    return write_folder(run_dir, writers)
+    return write_folder(run_dir, writers, sources)
 
 
 def read_run(run_dir: Path) -> dict:

@@ -156,7 +156,7 @@ def recheck(plant: Scenario, res: SizingResult, strategy: str, oracle: bool = Tr
     Returns the recheck (``runs``: per strategy the simulated GTI of the sizing method, both
     methods' GTI and the cost, or the status that stopped it) and the strategy's run.
     """
-    from twin.optimize.plan import OptimizationInfeasible
+    from twin.optimize import OptimizationInfeasible
 
     runs, strategy_run = {}, None
     names = ([] if not oracle or strategy == "oracle" else ["oracle"]) + [strategy]

@@ -163,7 +163,7 @@ def run_point(raw: dict, base_dir: str, strategy: str | None) -> dict:
     import io
 
     from twin.engine import SimulationError
-    from twin.optimize.plan import OptimizationInfeasible
+    from twin.optimize import OptimizationInfeasible
     from twin.run import simulate
 
     t0 = time.perf_counter()

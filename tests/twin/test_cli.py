@@ -14,9 +14,13 @@ from gti_core.meters import METER_COLUMNS, OPTIONAL_ENERGY_COLUMNS
 from tests.conftest import ROOT, SCENARIOS
 
 
-def aidc(*args, cwd=ROOT):
+def aidc(*args, cwd=ROOT, env=None):
+    """The command line in a fresh process (``env``: variables added to this one's)."""
+    import os
+
     return subprocess.run([sys.executable, "-m", "twin.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
 
 
 def short_scenario(tmp_path, days=2, **battery):
@@ -89,8 +93,13 @@ def test_verify_catches_a_tampered_meter_file(tmp_path):
     meters.loc[i, "grid_import_mwh"] -= 1.0
     meters.loc[i, "pv_mwh"] += 1.0
     meters.to_parquet(out / "meters.parquet", index=False)
+    r = aidc("verify", out)  # the manifest catches it before any recomputation
+    assert r.returncode == 1 and "meters.parquet: changed since the run" in r.stderr
+    # a folder without a manifest (written before manifests): the recomputation catches it
+    (out / "manifest.json").unlink()
     r = aidc("verify", out)
     assert r.returncode == 1 and "mismatch: gti_slice at campus" in r.stderr
+    assert "no manifest.json; the files cannot be checked for changes" in r.stdout
 
 
 def test_catalogue_lists_every_model_on_every_gpu_and_refuses_an_unknown_method():

@@ -9,3 +9,8 @@
 - :mod:`twin.optimize.sizing` and :mod:`twin.optimize.periods` - capacity expansion over the
   year or over typical days, built from the same families.
 """
+
+
+class OptimizationInfeasible(ValueError):
+    """No plan meets every constraint; the message names the family, the slice and the gap.
+    (Defined here, not in :mod:`twin.optimize.plan`, so that catching it loads no Pyomo.)"""

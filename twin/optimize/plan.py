@@ -20,6 +20,7 @@ import pandas as pd
 from gti_core.score import AccountingParams, score_site
 from models import site as physics
 from twin.inputs import SiteInputs
+from twin.optimize import OptimizationInfeasible
 from twin.optimize.data import HorizonData, horizon_data
 from twin.optimize.handles import DispatchModel
 from twin.optimize.highs import CompiledLP
@@ -29,10 +30,6 @@ from twin.optimize.model import build_model
 SHORTFALL_TOL = 1e-6
 #: The fixed point is reached when the LP's and gti_core's time-slice GTI differ by less [-].
 FIXED_POINT_TOL = 1e-7
-
-
-class OptimizationInfeasible(ValueError):
-    """No plan meets every constraint; the message names the family, the slice and the gap."""
 
 
 @dataclass
