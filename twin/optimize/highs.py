@@ -34,8 +34,10 @@ class SolveError(RuntimeError):
 
 
 #: HiGHS's LP methods this project uses: dual simplex (a basis, warm starts for re-solves that
-#: change data: MPC), HiGHS's interior-point solver HiPO (the ``highspy-extras`` package; large
-#: one-off LPs: sizing and the oracle) and its older interior-point solver IPX (HiPO's fallback).
+#: change data: MPC and the oracle's fixed point), HiGHS's interior-point solver HiPO (the
+#: ``highspy-extras`` package; large one-off LPs: sizing) and its older interior-point solver
+#: IPX (where HiPO cannot load). ``benchmarks/sizing.py`` and ``benchmarks/optimizer.py``
+#: measure them.
 METHODS = ("simplex", "hipo", "ipx")
 
 
@@ -64,8 +66,8 @@ class SolverSettings:
         One of :data:`METHODS`. ``hipo`` falls back to ``ipx`` where HiPO cannot load
         (:func:`hipo_available`); :attr:`CompiledLP.method` says which ran.
     threads : int
-        HiGHS threads (HiPO on this project's sizing LP: 1 thread is faster than 2, see
-        ``benchmarks/sizing.py``).
+        HiGHS threads (1 by default: on this 2-core machine one run of the hourly sizing LP
+        took HiPO longer with 2).
     crossover : bool
         After an interior-point solve, find a basis (only needed to warm-start a re-solve).
     time_limit_s : float, optional
