@@ -246,12 +246,11 @@ def manifest_check(run_dir: Path, trusted) -> bool:
     manifests passes with a note, unless a trusted key was given."""
     from twin.manifest import MANIFEST, check_folder
 
-    changed = check_folder(run_dir, trusted)
-    unchecked = f"{MANIFEST}: missing (the folder cannot be checked for changes)"
-    if changed == [unchecked] and trusted is None:
+    if not (run_dir / MANIFEST).is_file() and trusted is None:
         console.print(f"{run_dir}: no {MANIFEST}; the files cannot be checked for changes",
                       markup=False, soft_wrap=True)
         return False
+    changed = check_folder(run_dir, trusted)
     if changed:
         err_console.print(f"error: {run_dir}: the files do not match {MANIFEST}; not "
                           "recomputed", markup=False, highlight=False, soft_wrap=True)

@@ -310,18 +310,11 @@ class CompiledLP:
         self.solved_by = self.method
         limits = (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit)
         if warm and status != highspy.HighsModelStatus.kOptimal and status not in limits:
-            self.h.clearSolver()
-            self.h.run()
-            status = self.h.getModelStatus()
+            status = self._from_scratch("simplex")
             self.cold_restarts += 1
         elif self.method != "simplex" and status in IPM_FAILURES:
-            self.h.setOptionValue("solver", "simplex")
-            self.h.clearSolver()
-            self.h.run()
-            status = self.h.getModelStatus()
-            self.h.setOptionValue("solver", self.method)  # the next solve tries it again
+            status = self._from_scratch("simplex")
             self.fallbacks += 1
-            self.solved_by = "simplex"
         self.solve_s += time.perf_counter() - t0
         info = self.h.getInfo()
         self.iterations += max(int(info.simplex_iteration_count), 0)
@@ -330,6 +323,16 @@ class CompiledLP:
             raise SolveError(f"HiGHS ({self.solved_by}) returned "
                              f"{self.h.modelStatusToString(status)}")
         return self.solution()
+
+    def _from_scratch(self, method: str):
+        """Solve once more from scratch by ``method``; the next solve uses :attr:`method`
+        again. Returns the model status."""
+        self.h.setOptionValue("solver", method)
+        self.h.clearSolver()
+        self.h.run()
+        self.h.setOptionValue("solver", self.method)
+        self.solved_by = method
+        return self.h.getModelStatus()
 
     def solution(self) -> np.ndarray:
         """The last solution's column values, in the model's units."""

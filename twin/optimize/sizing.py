@@ -408,13 +408,13 @@ class Sizer:
         energy = float((lp.values(x, h.supply.import_mwh, t) * d.price_usd_per_mwh
                         - d.export_price_usd_per_mwh * lp.values(x, h.supply.export_mwh, t))
                        @ w)
+        year = 8760.0 / (w.sum() * d.dt_h)  # horizons a year holds
         parts = {"pv": c.pv.annual_usd_per_unit * plant.pv_mw,
                  "wind": c.wind.annual_usd_per_unit * plant.wind_mw,
                  "bess_power": c.bess_power.annual_usd_per_unit * plant.bess_mw,
                  "bess_energy": c.bess_energy.annual_usd_per_unit * plant.bess_mwh,
-                 "energy": 8760.0 / (w.sum() * d.dt_h) * energy,
+                 "energy": year * energy,
                  "demand": 12.0 * c.demand_charge_usd_per_mw_month * peak_mw}
-        year = 8760.0 / (w.sum() * d.dt_h)
         if cert is not None:
             parts["certificates"] = year * bought * c.certificate_usd_per_mwh
         res = SizingResult(target=target, method=self.method, status="optimal",
