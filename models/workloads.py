@@ -190,6 +190,35 @@ def read_request_trace(path) -> pd.DataFrame:
     return data.sort_values("TIMESTAMP", kind="stable").reset_index(drop=True)
 
 
+def _replays(trace: pd.DataFrame, index: pd.DatetimeIndex, slice_minutes: int, loop: bool,
+             start: pd.Timestamp | None):
+    """Each play of a trace over the horizon: (repetition, arrival times, the rows of ``trace``
+    served, their slice positions in ``index``)."""
+    dt = pd.Timedelta(minutes=slice_minutes)
+    t0 = trace["TIMESTAMP"].iloc[0]
+    offset = (trace["TIMESTAMP"] - t0).to_numpy()
+    origin = start if start is not None else t0
+    period = ((trace["TIMESTAMP"].iloc[-1] - t0) // dt + 1) * dt
+    n = len(index)
+    horizon_end = index[0] + n * dt
+    k = 0
+    while True:
+        times = pd.DatetimeIndex(origin + k * period + offset)
+        if times[0] >= horizon_end:
+            return
+        slot = np.asarray((times - index[0]) // dt, dtype=np.int64)
+        rows = np.flatnonzero((slot >= 0) & (slot < n))
+        yield k, times[rows], rows, slot[rows]
+        if not loop:
+            return
+        k += 1
+
+
+def _check_scale(scale: int) -> None:
+    if scale < 1:
+        raise ValueError(f"workload.interactive.trace_scale = {scale}: must be >= 1")
+
+
 def trace_tokens(trace: pd.DataFrame, index: pd.DatetimeIndex, slice_minutes: int,
                  scale: int, loop: bool, start: pd.Timestamp | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -206,30 +235,36 @@ def trace_tokens(trace: pd.DataFrame, index: pd.DatetimeIndex, slice_minutes: in
     (numpy.ndarray, numpy.ndarray)
         Prompt and generated tokens per slice (whole numbers) [tokens].
     """
-    if scale < 1:
-        raise ValueError(f"workload.interactive.trace_scale = {scale}: must be >= 1")
-    dt = pd.Timedelta(minutes=slice_minutes)
-    t0 = trace["TIMESTAMP"].iloc[0]
-    offset = (trace["TIMESTAMP"] - t0).to_numpy()
-    origin = start if start is not None else t0
-    span = trace["TIMESTAMP"].iloc[-1] - t0
-    period = (span // dt + 1) * dt
+    _check_scale(scale)
     n = len(index)
-    horizon_end = index[0] + n * dt
-    tin = np.zeros(n)
-    tout = np.zeros(n)
+    tin, tout = np.zeros(n), np.zeros(n)
     ctx = trace["ContextTokens"].to_numpy(float)
     gen = trace["GeneratedTokens"].to_numpy(float)
-    k = 0
-    while True:
-        times = pd.DatetimeIndex(origin + k * period + offset)
-        if times[0] >= horizon_end:
-            break
-        slot = np.asarray((times - index[0]) // dt, dtype=np.int64)
-        inside = (slot >= 0) & (slot < n)
-        np.add.at(tin, slot[inside], ctx[inside])
-        np.add.at(tout, slot[inside], gen[inside])
-        if not loop:
-            break
-        k += 1
+    for _, _, rows, slot in _replays(trace, index, slice_minutes, loop, start):
+        np.add.at(tin, slot, ctx[rows])
+        np.add.at(tout, slot, gen[rows])
     return tin * scale, tout * scale
+
+
+def trace_requests(trace: pd.DataFrame, index: pd.DatetimeIndex, slice_minutes: int,
+                   scale: int, loop: bool, start: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The requests a replayed trace serves over the horizon (as :func:`trace_tokens` counts
+    them), one row each, in time order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``request`` (its row in ``trace``), ``repetition`` (0 for the first play), ``time``
+        (arrival, UTC), ``slice`` (position in ``index``), ``tokens_in`` and ``tokens_out``
+        (times ``scale``) [tokens].
+    """
+    _check_scale(scale)
+    ctx = trace["ContextTokens"].to_numpy(float) * scale
+    gen = trace["GeneratedTokens"].to_numpy(float) * scale
+    parts = [pd.DataFrame({"request": rows, "repetition": k, "time": times, "slice": slot,
+                           "tokens_in": ctx[rows], "tokens_out": gen[rows]})
+             for k, times, rows, slot in _replays(trace, index, slice_minutes, loop, start)]
+    if not parts:
+        return pd.DataFrame(columns=["request", "repetition", "time", "slice", "tokens_in",
+                                     "tokens_out"])
+    return pd.concat(parts, ignore_index=True)

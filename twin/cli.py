@@ -1,5 +1,5 @@
 """The command line: ``aidc-twin run | score | verify | catalogue | size | policy | report | bench
-| sweep | catalog query``.
+| sweep | catalog query | keys | registry | ledger | offsets``.
 
 Bad input (a missing file, an invalid field, a site that cannot be operated as configured) prints
 one line naming the file or field and exits with code 2, leaving no results behind.
@@ -57,8 +57,11 @@ def run(
     objective: str | None = typer.Option(None, "--objective", help="cost or gti"),
     gti_target: float | None = typer.Option(
         None, "--gti-target", help="with --objective cost: the time-slice GTI to reach"),
+    registry: Path | None = typer.Option(
+        None, "--registry", help="certificate registry to retire the sites' instruments in"),
 ) -> None:
     """Simulate a scenario, score it with gti_core, and write the run folder."""
+    from twin.cli_trust import write_retiring
     from twin.dispatch import REGISTRY
     from twin.engine import SimulationError
     from twin.manifest import scenario_inputs
@@ -83,9 +86,23 @@ def run(
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     run_dir = out if out is not None else Path("results") / scn.name
-    write_run(run_dir, result.summary, result.meters, files=run_files(scn, result),
-              sources=scenario_inputs(scn, scenario), **result.tables())
+    claims = registry_claims(registry, result.summary, result.meters, result.contracts)
+    write_retiring(registry, claims, run_dir, lambda: write_run(
+        run_dir, result.summary, result.meters, files=run_files(scn, result),
+        sources=scenario_inputs(scn, scenario), **result.tables()))
     print_headline(result.summary, run_dir)
+
+
+def registry_claims(registry: Path | None, summary: dict, meters, contracts: dict) -> list:
+    """The instruments a run or score folder retires in ``registry`` (none without one),
+    recorded in its summary's ``registry`` block (:mod:`twin.registry`)."""
+    from twin.registry import claims_block, folder_claims
+
+    if registry is None:
+        return []
+    claims = folder_claims(meters, contracts)
+    summary["registry"] = claims_block(registry, claims)
+    return claims
 
 
 def scenario_text(scn) -> str:
@@ -112,15 +129,21 @@ def run_files(scn, result) -> dict:
             "report.html": lambda p: p.write_text(report_html(run))}
 
 
+def figure_table(title: str) -> Table:
+    """An empty two-column table of figures and their values."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    return table
+
+
 def print_headline(summary: dict, run_dir: Path) -> None:
     """The short table of headline figures a run prints."""
     g, k, a = summary["gti"], summary["kpis"], summary["accounting"]
-    table = Table(title=f"{summary['scenario']} | {summary['strategy']} "
-                        f"({summary.get('objective') or 'cost'}) | {summary['start'][:10]}"
-                        f" .. {summary['end'][:10]} | {summary['slices']} slices of "
-                        f"{summary['slice_minutes']} min", title_justify="left")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
+    table = figure_table(f"{summary['scenario']} | {summary['strategy']} "
+                         f"({summary.get('objective') or 'cost'}) | {summary['start'][:10]}"
+                         f" .. {summary['end'][:10]} | {summary['slices']} slices of "
+                         f"{summary['slice_minutes']} min")
     table.add_row("GTI time-slice", f"{g['gti_slice']:.4f}  (level {g['level_slice']})")
     table.add_row("GTI aggregate", f"{g['gti_aggregate']:.4f}  (level {g['level_aggregate']})")
     table.add_row("temporal-mismatch gap", f"{g['mismatch_gap']:.4f}")
@@ -178,11 +201,15 @@ def score(
     config: Path = typer.Option(..., "--config", help="ACCOUNTING.yaml"),
     tasks: Path | None = typer.Option(None, "--tasks", help="task energy table, CSV or Parquet"),
     out: Path | None = typer.Option(None, "--out", help="folder (default results/score-<file>)"),
+    registry: Path | None = typer.Option(
+        None, "--registry", help="certificate registry to retire the sites' instruments in"),
 ) -> None:
     """Score a real site's meters with gti_core; writes the summary a twin run writes."""
+    from gti_core.contracts import contracts_from_table
     from gti_core.ledger import LedgerError
     from gti_core.meters import MeterError
     from gti_core.storage import StorageProvenanceError
+    from twin.cli_trust import write_retiring
     from twin.results import write_run
     from twin.site_score import score_meters
 
@@ -192,7 +219,11 @@ def score(
         fail(str(err))
     run_dir = out if out is not None else Path("results") / f"score-{meters.stem}"
     sources = {"meters": meters, "config": config, **({"tasks": tasks} if tasks else {})}
-    write_run(run_dir, summary, tables.pop("meters"), sources=sources, **tables)
+    metered = tables.pop("meters")
+    contracts = contracts_from_table(tables["contracts"]) if "contracts" in tables else {}
+    claims = registry_claims(registry, summary, metered, contracts)
+    write_retiring(registry, claims, run_dir, lambda: write_run(
+        run_dir, summary, metered, sources=sources, **tables))
     g, a = summary["gti"], summary["accounting"]
     table = Table(title=f"{meters.name} | alpha {alpha_text(a['alpha'])}, {a['allocation']}, "
                         f"{a['storage_rule']}", title_justify="left")
@@ -216,13 +247,9 @@ def verify(
 ) -> None:
     """Check a run's files against its manifest (and signature), then recompute its GTI from
     meters.parquet and task_energy.parquet alone."""
-    from twin.manifest import ManifestError, load_public_key
     from twin.verify import verify_run
 
-    try:
-        trusted = load_public_key(trusted_key) if trusted_key is not None else None
-    except ManifestError as err:
-        fail(f"--trusted-key = {err}")
+    trusted = trusted_public_key(trusted_key)
     if not run_dir.is_dir():
         fail(f"{run_dir}: not a run folder (no such folder)")
     checked = manifest_check(run_dir, trusted)
@@ -238,6 +265,16 @@ def verify(
              if checked else "")
     console.print(f"{run_dir}: {files}GTI and R_task recomputed from the meters agree",
                   markup=False, soft_wrap=True)
+
+
+def trusted_public_key(path: Path | None):
+    """The public key ``--trusted-key`` names (None without one); exit 2 if unreadable."""
+    from twin.manifest import ManifestError, load_public_key
+
+    try:
+        return load_public_key(path) if path is not None else None
+    except ManifestError as err:
+        fail(f"--trusted-key = {err}")
 
 
 def manifest_check(run_dir: Path, trusted) -> bool:
@@ -373,6 +410,7 @@ def sweep(
                                     help="the sweep's folder (default results/sweeps/<name>)"),
 ) -> None:
     """Run every point of a sweep on Dask; resume where a killed sweep stopped."""
+    from twin.manifest import write_manifest
     from twin.results import write_file
     from twin.sweep import heatmap_html, load_sweep, run_sweep
 
@@ -413,6 +451,7 @@ def sweep(
         if bar is not None:
             bar.stop()
         write_file(folder / "heatmap.html", heatmap_html(catalog, spec))
+        write_manifest(folder, {"sweep": sweep_file})  # the points' meters and the heatmap
     except ScenarioError as err:
         fail(str(err))
     console.print(f"{counts['ok']} done, {counts['failed']} failed, {counts['skipped']} already "
@@ -458,7 +497,7 @@ def catalog_query(
     console.print(table)
 
 
-from twin import cli_events, cli_policy, cli_size  # noqa: E402,F401  (register commands)
+from twin import cli_events, cli_policy, cli_size, cli_trust  # noqa: E402,F401  (register commands)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -127,7 +127,7 @@ def _check_interactive_fits(k: int, busy_s: np.ndarray, capacity_s: float,
             "(lower the rate or add datacenter.nodes)")
 
 
-def _token_energy(site: SiteConfig, model: str, field: str) -> tokens.TokenEnergy:
+def site_token_energy(site: SiteConfig, model: str, field: str) -> tokens.TokenEnergy:
     """Energy per token of an inference stream's model on the site's GPUs; errors name
     ``workload.<field>``."""
     try:
@@ -254,8 +254,8 @@ def build_site_inputs(scn: Scenario, k: int, routed_busy_gpu_s: np.ndarray | Non
         share, price, carbon = _grid_signals(scn, site, frame, w, wind_mw)
         gpu = datacenter.gpu_type(dc.gpu)
         wl = site.workload
-        inter_e = _token_energy(site, wl.interactive.model, "interactive")
-        batch_e = _token_energy(site, wl.batch.model, "batch") if wl.batch else None
+        inter_e = site_token_energy(site, wl.interactive.model, "interactive")
+        batch_e = site_token_energy(site, wl.batch.model, "batch") if wl.batch else None
         tin, out = interactive_tokens(scn, wl.interactive, index, w.utc_offset_h)
     except (FileNotFoundError, ValueError) as err:
         raise ScenarioError(f"sites[{k}].{err}") from None

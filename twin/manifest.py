@@ -1,6 +1,6 @@
 """Tamper-evident result folders: a manifest of every file's SHA-256, optionally signed.
 
-Every folder aidc-twin writes (run, score, size, policy, resilience, bench) gets
+Every folder aidc-twin writes (run, score, size, policy, resilience, bench, sweep, offsets) gets
 ``manifest.json``: the SHA-256 of each of its files, the aidc-twin version, and the hashes of the
 inputs it was computed from (the scenario as run, its weather, traces, signals and contracts,
 where the command knows them). With a signing key (``aidc-twin keys new``: an Ed25519 key pair
@@ -45,13 +45,22 @@ def canonical(manifest: dict) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
+def folder_files(folder: Path) -> list[str]:
+    """Every file under ``folder`` (subfolders too, as ``a/b``), sorted, but the manifest and
+    hidden files (a write in progress)."""
+    folder = Path(folder)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() and not any(part.startswith(".")
+                                             for part in p.relative_to(folder).parts)
+                  and p.relative_to(folder).as_posix() != MANIFEST)
+
+
 def build_manifest(folder: Path, inputs: dict[str, Path] | None = None) -> dict:
-    """The manifest of ``folder``'s files (all but the manifest itself, sorted by name) and of
+    """The manifest of ``folder``'s files (:func:`folder_files`) and of
     ``inputs`` (label -> file the result was computed from)."""
     from twin import __version__
 
-    files = {p.name: file_sha256(p) for p in sorted(Path(folder).iterdir())
-             if p.is_file() and p.name != MANIFEST}
+    files = {name: file_sha256(Path(folder) / name) for name in folder_files(folder)}
     out = {"format": FORMAT, "aidc_twin_version": __version__, "files": files}
     if inputs:
         out["inputs"] = {label: {"path": str(p), "sha256": file_sha256(Path(p))}
@@ -98,10 +107,11 @@ def new_key_pair(private_path: Path, public_path: Path) -> str:
     pub = key.public_key().public_bytes(serialization.Encoding.PEM,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     write_file(public_path, pub)
-    return fingerprint(_raw_public(key.public_key()))
+    return fingerprint(raw_public_key(key.public_key()))
 
 
-def _raw_public(public_key) -> bytes:
+def raw_public_key(public_key) -> bytes:
+    """A public key's 32 raw bytes."""
     from cryptography.hazmat.primitives import serialization
 
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -141,32 +151,35 @@ def load_public_key(path: Path):
     return key
 
 
-def sign(manifest: dict, private_key) -> dict:
-    """The manifest with its ``signature`` block (algorithm, public key, fingerprint, value)."""
-    raw = _raw_public(private_key.public_key())
-    return {**manifest, "signature": {"algorithm": "Ed25519", "public_key": raw.hex(),
-                                      "fingerprint": fingerprint(raw),
-                                      "value": private_key.sign(canonical(manifest)).hex()}}
+def signature_block(private_key, message: bytes) -> dict:
+    """A ``signature`` block of ``message``: algorithm, public key, fingerprint, value."""
+    raw = raw_public_key(private_key.public_key())
+    return {"algorithm": "Ed25519", "public_key": raw.hex(), "fingerprint": fingerprint(raw),
+            "value": private_key.sign(message).hex()}
 
 
-def _check_signature(manifest: dict, trusted) -> list[str]:
+def signature_problem(sig: dict | None, message: bytes, trusted) -> str | None:
+    """What is wrong with a ``signature`` block of ``message`` (None: nothing): missing when a
+    trusted key was given, not matching, or made with a key other than ``trusted``."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    sig = manifest.get("signature")
     if sig is None:
-        return ([] if trusted is None else
-                [f"{MANIFEST}: not signed, and a trusted key was given"])
+        return None if trusted is None else "not signed, and a trusted key was given"
     try:
         raw = bytes.fromhex(sig["public_key"])
-        Ed25519PublicKey.from_public_bytes(raw).verify(bytes.fromhex(sig["value"]),
-                                                       canonical(manifest))
-    except (KeyError, ValueError, InvalidSignature):
-        return [f"{MANIFEST}: the signature does not match the manifest"]
-    if trusted is not None and raw != _raw_public(trusted):
-        return [f"{MANIFEST}: signed by key {fingerprint(raw)}, not the trusted key "
-                f"{fingerprint(_raw_public(trusted))}"]
-    return []
+        Ed25519PublicKey.from_public_bytes(raw).verify(bytes.fromhex(sig["value"]), message)
+    except (KeyError, ValueError, TypeError, InvalidSignature):
+        return "the signature does not match what it signs"
+    if trusted is not None and raw != raw_public_key(trusted):
+        return (f"signed by key {fingerprint(raw)}, not the trusted key "
+                f"{fingerprint(raw_public_key(trusted))}")
+    return None
+
+
+def sign(manifest: dict, private_key) -> dict:
+    """The manifest with its ``signature`` block."""
+    return {**manifest, "signature": signature_block(private_key, canonical(manifest))}
 
 
 def check_folder(folder: Path, trusted=None) -> list[str]:
@@ -182,8 +195,9 @@ def check_folder(folder: Path, trusted=None) -> list[str]:
         listed = dict(manifest["files"])
     except (ValueError, KeyError, TypeError) as err:
         return [f"{MANIFEST}: unreadable ({err})"]
-    problems = _check_signature(manifest, trusted)
-    present = {p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST}
+    bad = signature_problem(manifest.get("signature"), canonical(manifest), trusted)
+    problems = [f"{MANIFEST}: {bad}"] if bad else []
+    present = set(folder_files(folder))
     for name in sorted(set(listed) | present):
         if name not in present:
             problems.append(f"{name}: listed in the manifest but missing")

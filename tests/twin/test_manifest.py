@@ -101,7 +101,7 @@ def test_a_manifest_resigned_under_another_key_fails_with_the_trusted_key(signed
     # a signature that does not cover the manifest fails without any trusted key
     forged["files"]["events.parquet"] = "0" * 64
     (run / MANIFEST).write_text(json.dumps(forged))
-    assert check_folder(run)[0] == f"{MANIFEST}: the signature does not match the manifest"
+    assert check_folder(run)[0] == f"{MANIFEST}: the signature does not match what it signs"
 
 
 def test_a_signing_key_that_cannot_be_read_is_refused_before_any_work(tmp_path):

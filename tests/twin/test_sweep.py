@@ -92,6 +92,17 @@ def test_a_local_cluster_of_two_workers_gives_the_in_process_catalog(clean, tmp_
     assert no_bat.at[0.6, "cost_usd"] == no_bat.at[0.3, "cost_usd"]  # alpha is accounting only
     heat = (tmp_path / "s" / "heatmap.html").read_text()
     assert "time-slice GTI" in heat and "sites.0.battery.energy_mwh" in heat
+    # the sweep folder's manifest covers every point's meters and the heatmap
+    from twin.manifest import MANIFEST, check_folder
+
+    listed = json.loads((tmp_path / "s" / MANIFEST).read_text())["files"]
+    assert sorted(listed) == ["heatmap.html", *sorted(
+        f"points/{p.name}" for p in (tmp_path / "s" / "points").glob("*.parquet"))]
+    assert len(listed) == 5 and check_folder(tmp_path / "s") == []
+    point = next((tmp_path / "s" / "points").glob("*.parquet"))
+    point.write_bytes(point.read_bytes() + b"\0")
+    assert check_folder(tmp_path / "s") == [
+        f"points/{point.name}: changed since the run (SHA-256 differs from the manifest's)"]
 
 
 def test_a_failing_point_is_recorded_and_the_others_run(tmp_path):
