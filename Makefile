@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aidc-twin needs Python >= 3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ageing]'
+	$(BIN)/python -m pip install --quiet --no-deps 'blast-lite==1.1.1'  # see pyproject.toml, ageing
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -37,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sizing.py
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/fleet_oracle.py
+	$(BIN)/python benchmarks/ageing.py
 	$(BIN)/aidc-twin bench --suite standard --out benchmarks/results/bench-standard
 	$(BIN)/aidc-twin bench --suite east_west --out benchmarks/results/bench-east_west
 

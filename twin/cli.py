@@ -66,6 +66,7 @@ def run(
     from twin.engine import SimulationError
     from twin.manifest import scenario_inputs
     from twin.optimize import OptimizationInfeasible
+    from twin.report import run_files
     from twin.results import write_run
     from twin.run import simulate
     from twin.scenario import load
@@ -81,6 +82,14 @@ def run(
         fail(f"--objective = {objective!r}: must be 'cost' or 'gti'")
     if gti_target is not None and not 0.0 < gti_target <= 1.0:
         fail(f"--gti-target = {gti_target}: must lie in (0, 1]")
+    if scn.lifetime is not None:
+        if registry is not None:
+            fail(f"--registry: {scenario} runs several years (lifetime); the registry takes "
+                 "one-year runs and score folders only")
+        from twin.cli_lifetime import run_lifetime
+
+        run_lifetime(scn, scenario, out, name, objective, gti_target)
+        return
     try:
         result = simulate(scn, name, objective, gti_target)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
@@ -103,30 +112,6 @@ def registry_claims(registry: Path | None, summary: dict, meters, contracts: dic
     claims = folder_claims(meters, contracts)
     summary["registry"] = claims_block(registry, claims)
     return claims
-
-
-def scenario_text(scn) -> str:
-    """A scenario as YAML, every default filled in."""
-    import yaml
-
-    return yaml.safe_dump(scn.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False,
-                          allow_unicode=True)
-
-
-def scenario_writer(scn):
-    return lambda p: p.write_text(scenario_text(scn))
-
-
-def run_files(scn, result) -> dict:
-    """``scenario.yaml`` (the scenario as run, every default filled in) and ``report.html``."""
-    from twin.report import report_html, storage_content
-
-    text = scenario_text(scn)
-    run = {"summary": result.summary, "meters": result.meters, "scenario_text": text,
-           "storage_content": storage_content([sc.slices for sc in result.scores]),
-           **result.tables()}
-    return {"scenario.yaml": lambda p: p.write_text(text),
-            "report.html": lambda p: p.write_text(report_html(run))}
 
 
 def figure_table(title: str) -> Table:
@@ -253,18 +238,32 @@ def verify(
     if not run_dir.is_dir():
         fail(f"{run_dir}: not a run folder (no such folder)")
     checked = manifest_check(run_dir, trusted)
-    try:
-        problems = verify_run(run_dir)
-    except (FileNotFoundError, ValueError) as err:
-        fail(str(err))
+    folders = year_folders(run_dir)  # a multi-year run: every year's folder
+    problems = []
+    for folder in folders or [run_dir]:
+        try:
+            found = verify_run(folder)
+        except (FileNotFoundError, ValueError) as err:
+            fail(str(err))
+        problems += [(what, f"{folder.name}: {where}" if folders else where, rec, got)
+                     for what, where, rec, got in found]
     if problems:
         for what, where, rec, got in problems:
             err_console.print(f"mismatch: {what} at {where}: recorded {rec!r}, recomputed {got!r}")
         raise typer.Exit(1)
     files = ("files as written" + (", signed by the trusted key" if trusted else "") + "; "
              if checked else "")
-    console.print(f"{run_dir}: {files}GTI and R_task recomputed from the meters agree",
+    years = f" in each of {len(folders)} years" if folders else ""
+    console.print(f"{run_dir}: {files}GTI and R_task recomputed from the meters agree{years}",
                   markup=False, soft_wrap=True)
+
+
+def year_folders(run_dir: Path) -> list[Path]:
+    """The year folders of a multi-year run (``year-1`` ...), in order; none for a run."""
+    if (run_dir / "meters.parquet").exists():
+        return []
+    years = [p for p in run_dir.glob("year-*") if p.is_dir() and p.name[5:].isdigit()]
+    return sorted(years, key=lambda p: int(p.name[5:]))
 
 
 def trusted_public_key(path: Path | None):

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from twin.cli import app, console, fail, scenario_writer
+from twin.cli import app, console, fail
 from twin.schema import ScenarioError
 
 
@@ -152,6 +152,8 @@ def write_sizing(scn, k: int, method: str, res: dict, out: Path | None,
     sv = res["survive"]
     if sv:
         summary["survive"] = {key: v for key, v in sv.items() if key != "scenario"}
+        from twin.report import scenario_writer
+
         files["sized_scenario.yaml"] = scenario_writer(sv["scenario"])
     write_folder(run_dir, files, scenario_inputs(scn, scenario))
     console.print(f"wrote {run_dir}/ ({', '.join(files)}, manifest.json)")

@@ -74,6 +74,7 @@ class SiteInputs:
     ups_ride_through_s: float = 0.0  # time the UPS carries the whole load [s]
     shedding: tuple[str, ...] = DEFAULT_SHEDDING  # what gives way, in order, when short
     residual_mix_kg_per_mwh: float | None = None  # market-based factor of uncovered import
+    battery_wear_usd_per_mwh: float = 0.0  # what dispatch prices a MWh discharged at [$/MWh]
 
     @property
     def n(self) -> int:
@@ -309,7 +310,20 @@ def build_site_inputs(scn: Scenario, k: int, routed_busy_gpu_s: np.ndarray | Non
         ups_ride_through_s=site.backup.ups_ride_through_s,
         shedding=tuple(site.shedding),
         residual_mix_kg_per_mwh=site.grid.residual_mix_kg_per_mwh,
+        battery_wear_usd_per_mwh=_dispatch_wear(k, scn, bcfg),
     )
+
+
+def _dispatch_wear(k: int, scn: Scenario, bcfg) -> float:
+    """The battery's wear cost when dispatch is to price it (twin.ageing), else 0 [$/MWh]."""
+    if bcfg is None or bcfg.ageing is None or not bcfg.ageing.wear_in_dispatch:
+        return 0.0
+    from twin.ageing import wear_cost
+
+    try:
+        return wear_cost(bcfg.ageing, bcfg, scn.sizing)
+    except ValueError as err:
+        raise ScenarioError(f"sites[{k}].battery.ageing.{err}") from None
 
 
 def site_events(k: int, site: SiteConfig, index: pd.DatetimeIndex, slice_s: float

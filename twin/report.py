@@ -241,3 +241,25 @@ def read_for_report(run_dir: Path) -> dict:
     scn = Path(run_dir) / "scenario.yaml"
     run["scenario_text"] = scn.read_text() if scn.is_file() else None
     return run
+
+
+def scenario_text(scn) -> str:
+    """A scenario as YAML, every default filled in."""
+    import yaml
+
+    return yaml.safe_dump(scn.model_dump(mode="json", exclude={"base_dir"}), sort_keys=False,
+                          allow_unicode=True)
+
+
+def scenario_writer(scn):
+    return lambda p: p.write_text(scenario_text(scn))
+
+
+def run_files(scn, result) -> dict:
+    """``scenario.yaml`` (the scenario as run, every default filled in) and ``report.html``."""
+    text = scenario_text(scn)
+    run = {"summary": result.summary, "meters": result.meters, "scenario_text": text,
+           "storage_content": storage_content([sc.slices for sc in result.scores]),
+           **result.tables()}
+    return {"scenario.yaml": lambda p: p.write_text(text),
+            "report.html": lambda p: p.write_text(report_html(run))}

@@ -93,12 +93,32 @@ def write_run(run_dir: Path, summary: dict, meters: pd.DataFrame,
     **tables : pandas.DataFrame
         Further tables, each written as ``<name>.parquet``.
     """
+    return write_folder(run_dir, run_writers(summary, meters, files, **tables), sources)
+
+
+def run_writers(summary: dict, meters: pd.DataFrame, files: dict | None = None,
+                **tables: pd.DataFrame) -> dict:
+    """The files of a run folder, name -> ``fn(path)`` (see :func:`write_run`)."""
     writers = {"meters.parquet": lambda p: meters[meter_columns(meters)].to_parquet(p, index=False)}
     for name, table in tables.items():
         writers[f"{name}.parquet"] = lambda p, t=table: t.to_parquet(p, index=False)
     writers["summary.json"] = json_writer(summary)
     writers.update(files or {})
-    return write_folder(run_dir, writers, sources)
+    return writers
+
+
+def subfolder_writer(writers: dict, sources: dict[str, Path] | None = None):
+    """A writer of a folder inside a folder being written (a year of a multi-year run): its
+    files and its own manifest."""
+    from twin.manifest import write_manifest
+
+    def write(path: Path) -> None:
+        path.mkdir()
+        for name, fn in writers.items():
+            fn(path / name)
+        write_manifest(path, sources)
+
+    return write
 
 
 def read_run(run_dir: Path) -> dict:

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from gti_core.sources import ALPHA_BANDS
 from models.weather import PRESETS
 from twin.accounting_schema import AccountingConfig, ContractConfig, SiteAccountingConfig
+from twin.ageing_schema import BatteryAgeingConfig, LifetimeConfig
 from twin.events_schema import (
     DEFAULT_SHEDDING,
     BackupConfig,
@@ -157,6 +158,9 @@ class BatteryConfig(_Schema):
         0.0, description="green share of the initial content (the spec: grey unless said)"
     )
     self_discharge_per_day_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.001
+    ageing: BatteryAgeingConfig | None = Field(
+        None, description="capacity fade, replacement and wear cost (none: the battery does "
+        "not age)")
 
     @model_validator(mode="after")
     def _soc_window(self) -> BatteryConfig:
@@ -382,6 +386,8 @@ class Scenario(_Schema):
     rules: list[RuleConfig] = Field(
         [], description="green-power rules aidc-twin policy tests (measure, threshold, period, "
         "the sites' tags they cover)")
+    lifetime: LifetimeConfig | None = Field(
+        None, description="a run of several years, PV and batteries ageing (none: one)")
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the scenario file")
 
     @model_validator(mode="after")

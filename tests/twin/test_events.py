@@ -90,7 +90,7 @@ def outage_run():
 
 
 def test_grid_outage_scenario_islands_for_six_hours(outage_run, tmp_path):
-    from twin.cli import run_files
+    from twin.report import run_files
     from twin.results import write_run
     from twin.verify import verify_run
     run = outage_run

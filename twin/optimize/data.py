@@ -122,6 +122,8 @@ class HorizonData:
         Fuel cost of a MWh of backup [$/MWh].
     dr_calls : tuple of DemandResponseData
         Demand-response calls within the horizon (the oracle plans them; windows do not).
+    battery_wear_usd_per_mwh : float
+        Wear cost of a MWh the battery discharges (battery ageing) [$/MWh].
     """
 
     dt_h: float
@@ -152,6 +154,7 @@ class HorizonData:
     backup_fuel_mwh: float = 0.0
     backup_usd_per_mwh: float = 0.0
     dr_calls: tuple = ()
+    battery_wear_usd_per_mwh: float = 0.0
 
     @property
     def n(self) -> int:
@@ -334,6 +337,7 @@ def horizon_data(inp: SiteInputs, alpha: float, start: int = 0, n: int | None = 
         backup_usd_per_mwh=(inp.backup.fuel_l_per_mwh * inp.backup.fuel_usd_per_l
                             if inp.backup else 0.0),
         dr_calls=scheduled.get("dr", ()),
+        battery_wear_usd_per_mwh=inp.battery_wear_usd_per_mwh,
     )
 
 

@@ -506,7 +506,7 @@ def objective_expr(h: DispatchModel, d: HorizonData, objective: str):
     m, s, st, g = h.model, h.supply, h.storage, h.green
     price, xp = d.price_usd_per_mwh, d.export_price_usd_per_mwh
     cost = (sum(float(price[t]) * s.import_mwh[t] - xp * s.export_mwh[t] for t in m.T)
-            + event_cost(m, d, s)) / COST_SCALE
+            + event_cost(m, d, s) + wear_cost(m, d, st)) / COST_SCALE
     throughput = THROUGHPUT_TIEBREAK * sum(st.charge_mwh[t] + st.discharge_mwh[t] for t in m.T)
     green = sum(g.it_mwh[t] for t in m.T) if g is not None else 0.0
     if objective == "cost":
@@ -521,6 +521,13 @@ def objective_expr(h: DispatchModel, d: HorizonData, objective: str):
     if st.end_short_mwh is not None:  # content short of a window's end level, valued per MWh
         expr = expr + terminal_value(d, objective) * st.end_short_mwh
     return expr + throughput + PENALTY * shortfall_mwh(d, h)
+
+
+def wear_cost(m: pyo.ConcreteModel, d: HorizonData, st):
+    """The battery's wear: every MWh discharged at ``battery_wear_usd_per_mwh`` [$]."""
+    if not d.battery_wear_usd_per_mwh:
+        return 0.0
+    return d.battery_wear_usd_per_mwh * sum(st.discharge_mwh[t] for t in m.T)
 
 
 def pause_value(h: DispatchModel, d: HorizonData):

@@ -8,13 +8,15 @@ training, balance, green with a storage pool, the target under the time-slice or
 method) is the dispatch one. The objective is the annual cost:
 
     sum_k (capex_k * CRF(r, life_k) + fixed O&M_k) * capacity_k
-    + (import cost - export revenue) * (8760 h / horizon)
+    + (import cost - export revenue + battery wear) * (8760 h / horizon)
     + demand charge * 12 * peak import
 
-with ``CRF(r, n) = r (1 + r)^n / ((1 + r)^n - 1)``. Solved at the resolution asked for (hourly
-by default) by HiGHS's interior-point solver HiPO (:data:`SIZING_SOLVER`; dual simplex and IPX
-do not finish a year, ``benchmarks/sizing.py``); the chosen plant is then simulated at the
-scenario's own resolution and scored by gti_core.
+with ``CRF(r, n) = r (1 + r)^n / ((1 + r)^n - 1)``. The battery's wear (with
+``battery.ageing.wear_in_dispatch``: a price per MWh discharged, twin/ageing.py) prices the
+replacements its cycling brings over the project's life; its calendar life is the annuity's.
+Solved at the resolution asked for (hourly by default) by HiGHS's interior-point solver HiPO
+(:data:`SIZING_SOLVER`; dual simplex and IPX do not finish a year, ``benchmarks/sizing.py``);
+the chosen plant is then simulated at the scenario's own resolution and scored by gti_core.
 
 Rows that would do no work are not built: no peak-import rows without a demand charge, and no
 per-slice battery window (the charge and discharge limits of the dispatch family keep every
@@ -306,8 +308,10 @@ def build_sizing_model(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray,
                 + costs.bess_power.annual_usd_per_unit * storage.power_mw
                 + costs.bess_energy.annual_usd_per_unit * storage.energy_mwh)
     price, xp = d.price_usd_per_mwh, d.export_price_usd_per_mwh
+    wear = d.battery_wear_usd_per_mwh  # cycling wear: replacements over the project's life
     energy = year_scale * sum(float(w[t]) * (float(price[t]) * supply.import_mwh[t]
-                                             - xp * supply.export_mwh[t]) for t in m.T)
+                                             - xp * supply.export_mwh[t]
+                                             + wear * storage.discharge_mwh[t]) for t in m.T)
     if bought is not None:
         demand = demand + year_scale * costs.certificate_usd_per_mwh * bought.total
     short = shortfall_mwh(d, h, w, batch_mwh_per_gpu_s=d.batch_mwh_per_gpu_s)
@@ -417,6 +421,9 @@ class Sizer:
                  "demand": 12.0 * c.demand_charge_usd_per_mw_month * peak_mw}
         if cert is not None:
             parts["certificates"] = year * bought * c.certificate_usd_per_mwh
+        if d.battery_wear_usd_per_mwh:
+            parts["battery_wear"] = year * d.battery_wear_usd_per_mwh * float(
+                lp.values(x, h.storage.discharge_mwh, t) @ w)
         res = SizingResult(target=target, method=self.method, status="optimal",
                            annual_cost=float(sum(parts.values())), **asdict(plant),
                            planned_gti=planned,

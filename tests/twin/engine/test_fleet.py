@@ -362,7 +362,7 @@ def test_fleet_scenario_errors_name_the_field():
 
 
 def test_verify_recomputes_every_cross_site_task_and_catches_an_edit(east_west, tmp_path):
-    from twin.cli import run_files
+    from twin.report import run_files
     from twin.results import write_run
     from twin.verify import verify_run
     scn, runs = east_west
