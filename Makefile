@@ -7,7 +7,7 @@ SCENARIO ?= scenarios/western_hub.yaml
 # the report test opens a report in Debian's chromium (driven by playwright, no browser download)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench lint clean browser
+.PHONY: run test docs bench lint clean browser
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "aidc-twin needs Python >= 3.11")'
@@ -26,6 +26,13 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# the documentation site, in strict mode: a broken link or a warning fails the build
+# (the two variables silence banners that MkDocs's plugins print about MkDocs 2)
+DOCS_ENV := NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true
+docs: $(STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict --site-dir site
+
+# the suite builds the site the same way, strict, and reads it in chromium (tests/test_docs.py)
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest

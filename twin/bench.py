@@ -61,7 +61,7 @@ def suite_path(suite: str) -> Path:
 def load_suite(suite: str, strategies: list[str] | None = None,
                horizon_days: int | None = None) -> dict:
     """The suite's scenarios, validated, and its strategies (``strategies`` overrides)."""
-    from twin.dispatch import REGISTRY
+    from twin.dispatch import REGISTRY, strategy_problem
 
     path = suite_path(suite)
     spec = read_yaml(path, "suite")
@@ -69,8 +69,10 @@ def load_suite(suite: str, strategies: list[str] | None = None,
         raise ScenarioError(f"{path}: a suite needs a list under 'scenarios'")
     names = strategies or spec.get("strategies") or sorted(REGISTRY)
     for s in names:
-        if s not in REGISTRY:
-            raise ScenarioError(f"strategies: {s!r} is not a strategy; known: {sorted(REGISTRY)}")
+        problem = strategy_problem(s)
+        if problem:  # "strategy = 'x': why"
+            raise ScenarioError(f"strategies: {s!r} is not a strategy: "
+                                f"{problem.split(': ', 1)[-1]}")
     if "no_control" not in names:
         names = ["no_control", *names]  # the baseline the ratios need
     days = horizon_days or spec.get("horizon_days")

@@ -62,7 +62,7 @@ def run(
 ) -> None:
     """Simulate a scenario, score it with gti_core, and write the run folder."""
     from twin.cli_trust import write_retiring
-    from twin.dispatch import REGISTRY
+    from twin.dispatch import strategy_problem
     from twin.engine import SimulationError
     from twin.manifest import scenario_inputs
     from twin.optimize import OptimizationInfeasible
@@ -76,8 +76,9 @@ def run(
     except ScenarioError as err:
         fail(str(err))
     name = strategy or scn.strategy
-    if name not in REGISTRY:
-        fail(f"--strategy = {name!r}: known strategies are {sorted(REGISTRY)}")
+    problem = strategy_problem(name)
+    if problem:
+        fail(f"--{problem}")
     if objective is not None and objective not in ("cost", "gti"):
         fail(f"--objective = {objective!r}: must be 'cost' or 'gti'")
     if gti_target is not None and not 0.0 < gti_target <= 1.0:

@@ -43,7 +43,7 @@ def size_cmd(
 ) -> None:
     """Size PV, wind and battery for a GTI target (or a frontier of targets), then simulate the
     plant with the twin and score it with gti_core."""
-    from twin.dispatch import REGISTRY
+    from twin.dispatch import strategy_problem
     from twin.engine import SimulationError
     from twin.optimize import OptimizationInfeasible
     from twin.optimize.highs import SolverSettings
@@ -54,8 +54,9 @@ def size_cmd(
         fail(f"--resolution = {resolution}: must be 15, 30 or 60")
     if not 0.0 < target <= 1.0:
         fail(f"--target = {target}: must lie in (0, 1]")
-    if strategy not in REGISTRY:
-        fail(f"--strategy = {strategy!r}: known strategies are {sorted(REGISTRY)}")
+    problem = strategy_problem(strategy)
+    if problem:
+        fail(f"--{problem}")
     if survive_hours is not None and not 0.0 < survive_hours <= 168.0:
         fail(f"--survive-hours = {survive_hours}: must lie in (0, 168]")
     try:

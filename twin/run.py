@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from gti_core.storage import StorageParams
 from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from twin import __version__
 from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
-from twin.dispatch import REGISTRY, StrategyOptions, make_strategy
+from twin.dispatch import Strategy, StrategyOptions, make_strategy, strategy_problem
 from twin.dispatch.fleet import FleetInputs
 from twin.engine import SiteRun, simulate_fleet, simulate_sites
 from twin.engine.records import join_task_records
@@ -129,8 +130,23 @@ def strategy_options(scn: Scenario, params: AccountingParams, objective: str | N
         low_quantile=o.low_quantile, high_quantile=o.high_quantile)
 
 
+def check_run_options(scn: Scenario, name: str, objective: str | None,
+                      gti_target: float | None, make) -> None:
+    """Refuse a run's options before any work (:func:`simulate`'s parameters)."""
+    problem = strategy_problem(name) if make is None else None
+    if problem:
+        raise ScenarioError(problem)
+    if make is not None and scn.fleet is not None:
+        raise ScenarioError("fleet: a strategy made by the caller dispatches one site")
+    if objective is not None and objective not in ("cost", "gti"):
+        raise ScenarioError(f"objective = {objective!r}: must be 'cost' or 'gti'")
+    if gti_target is not None and not 0.0 < gti_target <= 1.0:
+        raise ScenarioError(f"gti_target = {gti_target}: must lie in (0, 1]")
+
+
 def simulate(scn: Scenario, strategy: str | None = None, objective: str | None = None,
-             gti_target: float | None = None) -> RunResult:
+             gti_target: float | None = None,
+             make: Callable[[StrategyOptions], Strategy] | None = None) -> RunResult:
     """Simulate a scenario with a strategy and score it.
 
     Parameters
@@ -143,6 +159,9 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         ``cost`` or ``gti``; the scenario's ``optimizer.objective`` when omitted.
     gti_target : float, optional
         Time-slice GTI the optimizers must reach (objective ``cost``).
+    make : callable, optional
+        Builds each site's strategy from its options, in place of the registry (the
+        Gymnasium environment's hand-over); ``strategy`` then only names it in the summary.
 
     Returns
     -------
@@ -150,12 +169,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         Meters, tasks and the summary of the run, with every invariant checked.
     """
     name = strategy or scn.strategy
-    if name not in REGISTRY:
-        raise ScenarioError(f"strategy = {name!r}: known strategies are {sorted(REGISTRY)}")
-    if objective is not None and objective not in ("cost", "gti"):
-        raise ScenarioError(f"objective = {objective!r}: must be 'cost' or 'gti'")
-    if gti_target is not None and not 0.0 < gti_target <= 1.0:
-        raise ScenarioError(f"gti_target = {gti_target}: must lie in (0, 1]")
+    check_run_options(scn, name, objective, gti_target, make)
     t0 = time.perf_counter()
     contracts = site_contracts(scn)  # read before any work: a bad profile stops the run here
     inputs = [build_site_inputs(scn, k) for k in range(len(scn.sites))]
@@ -163,8 +177,8 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
         inputs, regions, links = fleet_inputs(scn, inputs)
     params = [accounting_params(scn, inp) for inp in inputs]
     t1 = time.perf_counter()
-    strategies = [make_strategy(name, strategy_options(scn, p, objective, gti_target))
-                  for p in params]
+    build = make if make is not None else (lambda opts: make_strategy(name, opts))
+    strategies = [build(strategy_options(scn, p, objective, gti_target)) for p in params]
     fleet_block, routing, fleet_decide_s = None, None, 0.0
     if scn.fleet is None:
         runs = simulate_sites(list(zip(inputs, strategies, strict=True)))

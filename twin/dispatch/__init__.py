@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from twin.dispatch.base import Observation, Setpoints, Strategy, StrategyOptions
 from twin.dispatch.greedy import Greedy
 from twin.dispatch.no_control import NoControl
+from twin.dispatch.policy import PREFIX, load_policy
 from twin.dispatch.threshold import Threshold
 
 
@@ -27,6 +28,8 @@ class StrategyRegistry(Mapping):
         self._loaders = loaders
 
     def __getitem__(self, name: str) -> type:
+        if name.startswith(PREFIX):  # your own: policy:<module>:<callable>
+            return load_policy(name)
         return self._loaders[name]()
 
     def __iter__(self) -> Iterator[str]:
@@ -43,14 +46,31 @@ REGISTRY = StrategyRegistry({"no_control": lambda: NoControl, "greedy": lambda: 
                              "oracle": lambda: _optimizers().Oracle})
 
 
+def unknown_strategy(name: str, err: KeyError | None = None) -> str:
+    """Why ``name`` is not a strategy (a policy name's own problem, or the known names)."""
+    if name.startswith(PREFIX) and err is not None and err.args:
+        return f"strategy = {err.args[0]}"
+    return (f"strategy = {name!r}: known strategies are {sorted(REGISTRY)}, or "
+            "policy:<module or file.py>:<callable>")
+
+
+def strategy_problem(name: str) -> str | None:
+    """Why ``name`` cannot be run as a strategy (None: it can); a policy is loaded to see."""
+    try:
+        REGISTRY[name]
+    except KeyError as err:
+        return unknown_strategy(name, err)
+    return None
+
+
 def make_strategy(name: str, options: StrategyOptions | None = None) -> Strategy:
     """Instantiate a strategy by name; the error lists the known ones."""
     try:
         cls = REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"strategy = {name!r}: known strategies are {sorted(REGISTRY)}") from None
+    except KeyError as err:
+        raise ValueError(unknown_strategy(name, err)) from None
     return cls(options) if options is not None else cls()
 
 
 __all__ = ["REGISTRY", "Observation", "Setpoints", "Strategy", "StrategyOptions",
-           "make_strategy"]
+           "make_strategy", "strategy_problem", "unknown_strategy"]
