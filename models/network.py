@@ -97,7 +97,12 @@ def load_network(cfg, base_dir: Path) -> pp.pandapowerNet:
         path = path if path.is_absolute() else base_dir / path
         if not path.is_file():
             raise FileNotFoundError(f"grid.network.json_file = {cfg.json_file!r}: no such file")
-        net = pp.from_json(str(path))
+        try:
+            net = pp.from_json(str(path))
+        except Exception as err:  # noqa: BLE001  (pandapower raises many kinds for a bad file)
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ValueError(f"grid.network.json_file = {cfg.json_file!r}: not a pandapower "
+                             f"network ({first})") from None
         if len(net.ext_grid) != 1:
             raise ValueError(f"grid.network.json_file: needs exactly one ext_grid, found "
                              f"{len(net.ext_grid)}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -325,6 +326,29 @@ def to_slices(frame: pd.DataFrame, step_minutes: int, location: pvlib.location.L
     return out[list(COLUMNS)]
 
 
+#: Plausible ranges of the weather columns: irradiance up to beyond the extraterrestrial
+#: 1,361-1,414 W/m2 (cloud edges enhance it briefly), the air's recorded extremes, and wind
+#: below the strongest gust measured at 10 m [W/m2, degC, m/s].
+WEATHER_RANGES = {"ghi": (0.0, 1500.0), "dni": (0.0, 1500.0), "dhi": (0.0, 1500.0),
+                  "temp_air": (-90.0, 60.0), "wind_speed": (0.0, 113.0)}
+
+
+def check_weather(frame: pd.DataFrame, file: str) -> None:
+    """Refuse a weather frame with a missing, non-finite or implausible value: a ValueError
+    naming the file, the column, the first bad time and the value."""
+    for col, (lo, hi) in WEATHER_RANGES.items():
+        if col not in frame:
+            continue
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+        bad = ~(np.isfinite(values) & (values >= lo) & (values <= hi))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = frame[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise ValueError(f"weather.file = {file!r}: {col} = {shown} at {frame.index[i]}: "
+                             f"must be a number in [{lo:g}, {hi:g}]")
+
+
 def load_site_weather(file: str, fmt: str, year: int, base_dir: Path, slice_minutes: int,
                       location: dict | None = None) -> SiteWeather:
     """Read a site's weather file, map it onto ``year`` in UTC and resample it to slices.
@@ -349,13 +373,23 @@ def load_site_weather(file: str, fmt: str, year: int, base_dir: Path, slice_minu
         raise FileNotFoundError(f"weather.file = {file!r}: no such file ({path})")
     if fmt not in READERS:
         raise ValueError(f"weather.format = {fmt!r}: must be one of {sorted(READERS)}")
-    if fmt == "csv":
-        if not location:
-            raise ValueError("weather: the csv format needs latitude_deg, longitude_deg, "
-                             "altitude_m and utc_offset_h")
-        wf = read_csv_weather(path, year, **location)
-    else:
-        wf = READERS[fmt](path, year)
+    if fmt == "csv" and not location:
+        raise ValueError("weather: the csv format needs latitude_deg, longitude_deg, "
+                         "altitude_m and utc_offset_h")
+    try:
+        wf = (read_csv_weather(path, year, **location) if fmt == "csv"
+              else READERS[fmt](path, year))
+    except (OSError, EOFError, UnicodeDecodeError, KeyError, IndexError, ValueError, zlib.error,
+            pd.errors.ParserError, pd.errors.EmptyDataError) as err:  # corrupt or foreign
+        if isinstance(err, ValueError) and str(err).startswith("weather."):
+            raise  # ours: it names the field already
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ValueError(f"weather.file = {file!r}: not a readable {fmt} file "
+                         f"({type(err).__name__}: {first})") from None
+    if len(wf.frame) < 2:
+        raise ValueError(f"weather.file = {file!r}: {len(wf.frame)} row(s); a weather year needs "
+                         "hourly or finer rows")
+    check_weather(wf.frame, file)
     frame = calendar_year_utc(wf, year)
     site = SiteWeather(frame, wf.latitude_deg, wf.longitude_deg, wf.altitude_m, wf.utc_offset_h,
                        f"{path.name} ({wf.name})")

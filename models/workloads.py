@@ -178,15 +178,32 @@ def read_request_trace(path) -> pd.DataFrame:
     The format of the Azure LLM inference traces 2023 (Patel et al., "Splitwise", ISCA 2024,
     CC-BY 4.0). Timestamps without an offset are read as UTC.
     """
-    data = pd.read_csv(path)
+    where = "workload.interactive.trace_file"
+    try:
+        data = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{where}: not a readable CSV file ({str(err).splitlines()[0]})"
+                         ) from None
     missing = [c for c in TRACE_COLUMNS if c not in data.columns]
     if missing:
-        raise ValueError(f"workload.interactive.trace_file: column {missing[0]!r} is missing")
-    data["TIMESTAMP"] = pd.to_datetime(data["TIMESTAMP"], utc=True)
+        raise ValueError(f"{where}: column {missing[0]!r} is missing")
+    if data.empty:
+        raise ValueError(f"{where}: no requests (only a header)")
+    try:
+        data["TIMESTAMP"] = pd.to_datetime(data["TIMESTAMP"], utc=True, format="mixed")
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: column 'TIMESTAMP' is not a timestamp "
+                         f"({str(err).splitlines()[0]})") from None
     for col in TRACE_COLUMNS[1:]:
-        if (data[col] < 0).any():
-            raise ValueError(f"workload.interactive.trace_file: {col} < 0 in row "
-                             f"{int(np.flatnonzero(data[col] < 0)[0])}")
+        values = pd.to_numeric(data[col], errors="coerce").to_numpy(float)
+        bad = ~(np.isfinite(values) & (values >= 0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = data[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise ValueError(f"{where}: column {col!r}, row {i}: {shown} is not a token count "
+                             ">= 0")
+        data[col] = values
     return data.sort_values("TIMESTAMP", kind="stable").reset_index(drop=True)
 
 

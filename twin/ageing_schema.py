@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from twin.schema import Fraction, NonNegative, Positive, _Schema
 
@@ -57,6 +57,19 @@ class BatteryAgeingConfig(_Schema):
         "model (cycling fade per cycle x replacement price / (1 - end of life))")
     wear_in_dispatch: bool = Field(
         False, description="MPC, oracle and sizing price the wear of every MWh discharged")
+
+    @field_validator("cell")
+    @classmethod
+    def _cell(cls, cell: str, info: ValidationInfo) -> str:
+        """The BLAST-Lite cell exists (checked at load, before any work)."""
+        if info.data.get("model") == "blast":
+            from models.ageing import blast_cell
+
+            try:
+                blast_cell(cell)
+            except ValueError as err:  # "cell = 'x': not a BLAST-Lite model; one of [...]"
+                raise ValueError(f"{cell!r} is " + str(err).split(": ", 1)[-1]) from None
+        return cell
 
     @model_validator(mode="after")
     def _policy(self) -> BatteryAgeingConfig:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from twin.overrides import with_overrides
 from twin.scenario import ScenarioError, from_dict, load_raw, read_yaml
+from twin.schema import check_plain_name
 
 SUITES = Path(__file__).resolve().parents[1] / "scenarios" / "bench"
 
@@ -94,7 +95,8 @@ def load_suite(suite: str, strategies: list[str] | None = None,
         scenarios.append({"name": entry["name"], "what": " ".join(str(entry.get("what",
                                                                                 "")).split()),
                           "base": str(entry["base"]), "set": overrides, "scenario": scn})
-    return {"name": spec.get("name", path.stem), "path": path, "strategies": names,
+    return {"name": check_plain_name(spec.get("name", path.stem), f"{path}: name"),
+            "path": path, "strategies": names,
             "scenarios": scenarios, "description": spec.get("description", "")}
 
 

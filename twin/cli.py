@@ -19,10 +19,13 @@ from twin.scenario import ScenarioError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Digital twin of an AI data center and its Green Token Index (GTI).")
-err_console = Console(stderr=True)
-console = Console()
+# no emoji codes (":b:" in "a:b:c" is one) and no markup in what echoes the user's input
+err_console = Console(stderr=True, emoji=False)
+console = Console(emoji=False)
 
 EXIT_BAD_INPUT = 2
+#: A sweep or bench some of whose points failed (what succeeded is written).
+EXIT_POINTS_FAILED = 3
 
 
 def fail(message: str) -> None:
@@ -32,13 +35,55 @@ def fail(message: str) -> None:
 
 @app.callback()
 def _signing_key_first() -> None:
-    """Refuse a signing key that cannot be read before any command works (twin.manifest)."""
+    """Refuse a signing key that cannot be read before any command works (twin.manifest).
+    Libraries' warnings are captured (into the logger ``py.warnings``, not printed): a refusal
+    is one ``error:`` line, with nothing before it."""
+    import logging
+
     from twin.manifest import ManifestError, signing_key
+
+    logging.captureWarnings(True)
+    captured = logging.getLogger("py.warnings")
+    captured.propagate = False
+    if not captured.handlers:
+        captured.addHandler(logging.NullHandler())
 
     try:
         signing_key()
     except ManifestError as err:
         fail(str(err))
+
+
+#: What marks a folder as one aidc-twin wrote (and may replace as a whole).
+RESULT_MARKERS = ("manifest.json", "summary.json")
+
+
+def out_folder(out: Path | None, default: Path, markers: tuple[str, ...] = RESULT_MARKERS
+               ) -> Path:
+    """The folder a command will write (``--out``, else ``default``), refused before any work
+    (exit 2) when writing it would destroy or escape something: an existing file, a folder
+    aidc-twin did not write (it is replaced as a whole), the current folder or one above it,
+    or a place that cannot be written."""
+    import os
+
+    target = out if out is not None else default
+    flag = f"--out = {str(out)!r}" if out is not None else f"the results folder {target}"
+    if target.exists() and not target.is_dir():
+        fail(f"{flag}: is a file; aidc-twin writes a folder there and would replace it")
+    resolved, here = target.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        fail(f"{flag}: holds the current folder; give a folder of its own")
+    if target.is_dir() and any(target.iterdir()) and not any(
+            (target / m).exists() for m in markers):
+        fail(f"{flag}: a folder aidc-twin did not write (no {' or '.join(markers)}); it "
+             "would be replaced as a whole")
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK) or (
+            target.exists() and not os.access(target, os.W_OK | os.X_OK)):
+        fail(f"{flag}: {parent if not target.exists() else target} is not writable")
+    return target
 
 
 def alpha_text(alpha: float | dict) -> str:
@@ -83,19 +128,19 @@ def run(
         fail(f"--objective = {objective!r}: must be 'cost' or 'gti'")
     if gti_target is not None and not 0.0 < gti_target <= 1.0:
         fail(f"--gti-target = {gti_target}: must lie in (0, 1]")
+    run_dir = out_folder(out, Path("results") / scn.name)
     if scn.lifetime is not None:
         if registry is not None:
             fail(f"--registry: {scenario} runs several years (lifetime); the registry takes "
                  "one-year runs and score folders only")
         from twin.cli_lifetime import run_lifetime
 
-        run_lifetime(scn, scenario, out, name, objective, gti_target)
+        run_lifetime(scn, scenario, run_dir, name, objective, gti_target)
         return
     try:
         result = simulate(scn, name, objective, gti_target)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
-    run_dir = out if out is not None else Path("results") / scn.name
     claims = registry_claims(registry, result.summary, result.meters, result.contracts)
     write_retiring(registry, claims, run_dir, lambda: write_run(
         run_dir, result.summary, result.meters, files=run_files(scn, result),
@@ -199,11 +244,11 @@ def score(
     from twin.results import write_run
     from twin.site_score import score_meters
 
+    run_dir = out_folder(out, Path("results") / f"score-{meters.stem}")
     try:
         summary, tables = score_meters(meters, config, tasks)
     except (MeterError, ScenarioError, LedgerError, StorageProvenanceError) as err:
         fail(str(err))
-    run_dir = out if out is not None else Path("results") / f"score-{meters.stem}"
     sources = {"meters": meters, "config": config, **({"tasks": tasks} if tasks else {})}
     metered = tables.pop("meters")
     contracts = contracts_from_table(tables["contracts"]) if "contracts" in tables else {}
@@ -372,7 +417,8 @@ def bench(
                                             help="override every scenario's horizon"),
     out: Path | None = typer.Option(None, "--out", help="folder (default results/bench-<suite>)"),
 ) -> None:
-    """Run every dispatch strategy on a suite of scenarios; write the table and leaderboard."""
+    """Run every dispatch strategy on a suite of scenarios; write the table and leaderboard.
+    Exits with code 3 when some runs failed (the others are written)."""
     from twin.bench import load_suite, run_suite, write_bench
 
     if horizon_days is not None and horizon_days < 1:
@@ -382,6 +428,7 @@ def bench(
         spec = load_suite(suite, names, horizon_days)
     except ScenarioError as err:
         fail(str(err))
+    target = out_folder(out, Path("results") / f"bench-{spec['name']}")
     total = len(spec["scenarios"]) * len(spec["strategies"])
     done = []
 
@@ -392,8 +439,15 @@ def bench(
                       markup=False, highlight=False)
 
     table = run_suite(spec, progress)
-    folder = write_bench(out or Path("results") / f"bench-{spec['name']}", table, spec)
+    folder = write_bench(target, table, spec)
     console.print(f"wrote {folder}/ (table.csv, table.md, leaderboard.csv, leaderboard.html)")
+    failed = [r for r in done if r["status"] != "ok"]
+    if failed:
+        err_console.print(f"error: {len(failed)} of {total} runs failed (first: "
+                          f"{failed[0]['scenario']} · {failed[0]['strategy']}: "
+                          f"{failed[0]['status']}); the others are written",
+                          markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_POINTS_FAILED)
 
 
 @app.command()
@@ -409,7 +463,8 @@ def sweep(
     out: Path | None = typer.Option(None, "--out",
                                     help="the sweep's folder (default results/sweeps/<name>)"),
 ) -> None:
-    """Run every point of a sweep on Dask; resume where a killed sweep stopped."""
+    """Run every point of a sweep on Dask; resume where a killed sweep stopped. Exits with code
+    3 when some points failed (the others are written)."""
     from twin.manifest import write_manifest
     from twin.results import write_file
     from twin.sweep import heatmap_html, load_sweep, run_sweep
@@ -422,7 +477,8 @@ def sweep(
         spec = load_sweep(sweep_file)
     except ScenarioError as err:
         fail(str(err))
-    folder = out or Path("results") / "sweeps" / spec["name"]
+    folder = out_folder(out, Path("results") / "sweeps" / spec["name"],
+                        (*RESULT_MARKERS, "points"))
     n = len(spec["points"])
     console.print(f"sweep {spec['name']}: {n} points over {', '.join(spec['axes'])}",
                   markup=False, highlight=False)
@@ -458,6 +514,11 @@ def sweep(
                   f"in the catalog, of {counts['total']} points ({counts['seconds']:.1f} s); "
                   f"catalog {catalog}, meters and heatmap.html in {folder}/",
                   markup=False, highlight=False)
+    if counts["failed"]:
+        err_console.print(f"error: {counts['failed']} of {counts['total']} points failed (see "
+                          "the catalog's error column); the others are written",
+                          markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_POINTS_FAILED)
 
 
 catalog_app = typer.Typer(help="Ask the run catalog questions in SQL.", no_args_is_help=True)

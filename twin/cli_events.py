@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from twin.cli import app, console, fail
+from twin.cli import app, console, fail, out_folder
 from twin.schema import ScenarioError
 
 
@@ -50,6 +50,7 @@ def resilience(
         if sample is not None and sample < 1:
             raise ScenarioError(f"--sample = {sample}: must be at least 1")
         scn = load(scenario)
+        run_dir = out_folder(out, Path("results") / f"resilience-{scn.name}")
         name = strategy or scn.strategy
         if name not in REGISTRY:
             raise ScenarioError(f"--strategy = {name!r}: known strategies are {sorted(REGISTRY)}")
@@ -71,7 +72,6 @@ def resilience(
                      f"{o['mean_green_share_served']:.1%}", o["worst_start"][:16],
                      f"{o['max_fuel_l']:,.0f}")
     console.print(view)
-    run_dir = out if out is not None else Path("results") / f"resilience-{summary['scenario']}"
     title = f"{summary['scenario']} · {summary['site']}: hours survived without the grid"
     write_folder(run_dir, {
         "resilience.parquet": lambda p: table.to_parquet(p, index=False),

@@ -32,7 +32,7 @@ def run_lifetime(scn, scenario: Path, out: Path | None, strategy: str, objective
         lt = simulate_lifetime(scn, strategy, objective, gti_target, progress)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
-    run_dir = out if out is not None else Path("results") / scn.name
+    run_dir = out  # checked by the run command (twin.cli.out_folder)
     write_lifetime(run_dir, lt, scenario_text(scn), scenario_inputs(scn, scenario))
     table = figure_table(f"{scn.name} | {lt.strategy} | {years} years")
     for y in lt.summary["years"]:

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from gti_core.methods import period_groups
 from gti_core.policy import RatioOptions, evaluate_rule, period_kind
-from twin.cli import app, console, fail
+from twin.cli import app, console, fail, out_folder
 from twin.rules_schema import MEASURES, RuleConfig
 from twin.schema import ScenarioError
 
@@ -97,6 +97,7 @@ def policy(
 
     try:
         scn = load(scenario)
+        run_dir = out_folder(out, Path("results") / f"policy-{scn.name}")
         rules = cli_rules(scn, rule, measure, period, count_grid_share, count_export)
         result = simulate(scn, strategy)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
@@ -127,7 +128,6 @@ def policy(
         verdicts.append({**r.model_dump(), "sites": sites})
     console.print(table)
     summary = {"scenario": scn.name, "strategy": result.strategy, "rules": verdicts}
-    run_dir = out if out is not None else Path("results") / f"policy-{scn.name}"
     policy_frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     write_run(run_dir, summary, result.meters, sources=scenario_inputs(scn, scenario),
               policy=policy_frame)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from twin.cli import app, console, fail
+from twin.cli import app, console, fail, out_folder
 from twin.schema import ScenarioError
 
 
@@ -70,12 +70,13 @@ def size_cmd(
         if site is not None and site not in names:
             raise ScenarioError(f"--site = {site!r}: the scenario's sites are {names}")
         k = names.index(site) if site else 0
+        run_dir = out_folder(out, Path("results") / f"size-{scn.name}")
         res = size(scn, targets, method, k, resolution, horizon_days, strategy, settings,
                    typical, survive_hours, oracle_recheck, for_strategy, representation)
     except (ScenarioError, SimulationError, OptimizationInfeasible) as err:
         fail(f"{scenario}: {err}")
     print_sizing(scn, k, method, res)
-    write_sizing(scn, k, method, res, out, scenario)
+    write_sizing(scn, k, method, res, run_dir, scenario)
 
 
 def print_sizing(scn, k: int, method: str, res: dict) -> None:
@@ -144,7 +145,7 @@ def write_sizing(scn, k: int, method: str, res: dict, out: Path | None,
                                             "typical_days", "resolution_min", "slices",
                                             "solver", "build_s", "solve_s", "profiles")},
                "plants": [vars(r) for r in res["results"]]}
-    run_dir = out if out is not None else Path("results") / f"size-{scn.name}"
+    run_dir = out  # checked before the sizing (twin.cli.out_folder)
     frame = res["frontier"]
     title = f"{scn.name} · {scn.sites[k].name} · {method} method: cost of a GTI target"
     files = {"frontier.csv": lambda p: frame.to_csv(p, index=False),

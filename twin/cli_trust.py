@@ -10,7 +10,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from twin.cli import app, console, err_console, fail, figure_table, trusted_public_key
+from twin.cli import (
+    app,
+    console,
+    err_console,
+    fail,
+    figure_table,
+    out_folder,
+    trusted_public_key,
+)
 
 DEFAULT_REGISTRY = Path("results") / "registry.duckdb"
 DEFAULT_LEDGER = Path("results") / "gti_ledger.jsonl"
@@ -203,9 +211,7 @@ def offsets(
     from twin.results import json_writer, write_folder
 
     _checked_run(run_dir)
-    target = out if out is not None else Path("results") / f"offsets-{run_dir.resolve().name}"
-    if target.exists() and not target.is_dir():
-        fail(f"--out = {target}: is a file; offsets write a folder")
+    target = out_folder(out, Path("results") / f"offsets-{run_dir.resolve().name}")
     try:
         reg = Registry(registry) if registry is not None else None
         try:

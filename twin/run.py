@@ -130,6 +130,25 @@ def strategy_options(scn: Scenario, params: AccountingParams, objective: str | N
         low_quantile=o.low_quantile, high_quantile=o.high_quantile)
 
 
+def check_networks(scn: Scenario) -> None:
+    """Build every site's grid connection once, before any work: a network file that is not
+    pandapower's, or a line or transformer type it does not know, is refused naming it."""
+    from models.network import load_network
+
+    for k, site in enumerate(scn.sites):
+        if site.grid.network is None:
+            continue
+        cfg = site.grid.network
+        try:
+            load_network(cfg, scn.base_dir)
+        except (FileNotFoundError, ValueError) as err:  # ours: they name the field
+            raise ScenarioError(f"sites[{k}].{str(err).splitlines()[0]}") from None
+        except Exception as err:  # noqa: BLE001  (pandapower's, on building the radial network)
+            raise ScenarioError(
+                f"sites[{k}].grid.network: pandapower cannot build the connection "
+                f"(line_std_type = {cfg.line_std_type!r}: {str(err).splitlines()[0]})") from None
+
+
 def check_run_options(scn: Scenario, name: str, objective: str | None,
                       gti_target: float | None, make) -> None:
     """Refuse a run's options before any work (:func:`simulate`'s parameters)."""
@@ -172,6 +191,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     check_run_options(scn, name, objective, gti_target, make)
     t0 = time.perf_counter()
     contracts = site_contracts(scn)  # read before any work: a bad profile stops the run here
+    check_networks(scn)  # and a connection that cannot be built
     inputs = [build_site_inputs(scn, k) for k in range(len(scn.sites))]
     if scn.fleet is not None:
         inputs, regions, links = fleet_inputs(scn, inputs)

@@ -26,7 +26,15 @@ from twin.events_schema import (
 )
 from twin.fleet_schema import FleetConfig, check_fleet
 from twin.rules_schema import RuleConfig
-from twin.schema import Fraction, NonNegative, Positive, ScenarioError, _Schema, check_unique
+from twin.schema import (
+    Fraction,
+    NonNegative,
+    PlainName,
+    Positive,
+    ScenarioError,
+    _Schema,
+    check_unique,
+)
 from twin.workload_schema import (  # noqa: F401  (re-exported: the scenario's names)
     BatchConfig,
     InteractiveConfig,
@@ -281,7 +289,7 @@ class GridConfig(_Schema):
 
 
 class SiteConfig(_Schema):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: PlainName
     weather: WeatherConfig
     pv: PVConfig | None = None
     wind: WindConfig | None = None
@@ -368,7 +376,7 @@ class SizingConfig(_Schema):
 
 
 class Scenario(_Schema):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: PlainName
     description: str = ""
     slice_minutes: Literal[15, 30, 60] = 15
     horizon_days: Annotated[int, Field(gt=0, le=366)] | None = Field(

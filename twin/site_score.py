@@ -11,6 +11,7 @@ and location-based emissions are preserved.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -78,22 +79,43 @@ def load_config(path: Path) -> ScoreConfig:
         raise ScenarioError(f"{path}: {format_validation_error(err, raw)}") from None
 
 
-def read_table(path: Path, what: str) -> pd.DataFrame:
-    """Read a CSV or Parquet file; ``time`` parsed to UTC."""
+def read_table(path: Path, what: str, numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV or Parquet file; ``time`` parsed to UTC, the ``numeric`` columns it has
+    checked to be finite numbers. Every refusal is one MeterError naming the file and, for a
+    bad cell, the column, the row (0-based, as in the other meter messages) and the value."""
     if not path.is_file():
         raise MeterError(f"{path}: {what} file not found")
-    if path.suffix.lower() == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.suffix.lower() in (".csv", ".txt"):
-        frame = pd.read_csv(path)
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".txt"):
         raise MeterError(f"{path}: {what} file must be .csv or .parquet")
+    try:
+        frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise MeterError(f"{path}: the {what} file is empty") from None
+    except (OSError, ValueError, pd.errors.ParserError) as err:  # pyarrow's errors included
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise MeterError(f"{path}: not a readable {suffix[1:]} {what} file ({first})") from None
+    if frame.empty:
+        raise MeterError(f"{path}: the {what} file has no rows (only a header)")
     if "time" not in frame.columns:
         raise MeterError(f"{path}: column 'time' is missing")
     try:
-        frame["time"] = pd.to_datetime(frame["time"], utc=True)
+        with warnings.catch_warnings():  # pandas's note on inferring the format
+            warnings.simplefilter("ignore", UserWarning)
+            frame["time"] = pd.to_datetime(frame["time"], utc=True)
     except (ValueError, TypeError) as err:
         raise MeterError(f"{path}: column 'time' is not a timestamp ({err})") from None
+    for col in numeric:
+        if col not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            value = frame[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise MeterError(f"{path}: column {col!r}, row {i}: {shown} is not a finite number")
+        frame[col] = values
     return frame
 
 
@@ -139,7 +161,8 @@ def contract_from_config(c: ContractConfig, base: Path) -> Contract:
     """gti_core's instrument from its declaration (a profile file relative to ``base``)."""
     profile = None
     if c.profile_file:
-        prof = read_table(base / c.profile_file, f"contract {c.id!r} profile")
+        prof = read_table(base / c.profile_file, f"contract {c.id!r} profile",
+                          ("delivered_mwh",))
         if "delivered_mwh" not in prof:
             raise MeterError(f"contract {c.id!r}: profile needs a 'delivered_mwh' column")
         profile = prof.set_index("time")["delivered_mwh"].astype(float)
@@ -147,6 +170,25 @@ def contract_from_config(c: ContractConfig, base: Path) -> Contract:
         return Contract(c.id, c.kind, c.weight, profile, c.profile_minutes, c.volume_mwh, c.year)
     except ValueError as err:
         raise ScenarioError(str(err)) from None
+
+
+def check_task_energy(te: pd.DataFrame, meters: pd.DataFrame, path: Path) -> None:
+    """Refuse a task file whose rows name a site or slice the meters do not hold, or whose
+    tasks claim more IT energy in a slice than the meters measured there."""
+    it = meters.set_index(["site", "time"])["it_mwh"]
+    claimed = te.groupby(["site", "time"])["it_mwh"].sum()
+    known = claimed.index.isin(it.index)
+    if not known.all():
+        site, time = claimed.index[~known][0]
+        raise MeterError(f"{path}: site {site!r} at {time}: no meter row for it (a task row for "
+                         "a site or slice the meters do not hold)")
+    over = claimed - it.reindex(claimed.index)
+    tol = 1e-9 * max(float(it.abs().max()), 1.0)
+    if (over > tol).any():
+        site, time = next(k for k, v in over.items() if v > tol)
+        raise MeterError(f"{path}: site {site!r} at {time}: the tasks claim "
+                         f"{claimed[(site, time)]:.6g} MWh of IT energy, the meters hold "
+                         f"{it[(site, time)]:.6g}")
 
 
 def score_meters(meters_path: Path, config_path: Path,
@@ -160,12 +202,18 @@ def score_meters(meters_path: Path, config_path: Path,
         write: the resampled ``meters`` and, with a task file, ``tasks`` and ``task_energy``.
     """
     cfg = load_config(config_path)
-    raw = read_table(meters_path, "meter")
+    raw = read_table(meters_path, "meter", (*ENERGY_COLUMNS, *OPTIONAL_ENERGY_COLUMNS,
+                                           "grid_share", *SIGNAL_COLUMNS))
     missing = [c for c in METER_COLUMNS if c not in raw.columns]
     if missing:
         raise MeterError(f"{meters_path}: column {missing[0]!r} is missing (a meter table needs "
                          f"{list(METER_COLUMNS)})")
     check_meters(raw)
+    if "grid_carbon_kg_per_mwh" in raw and (raw["grid_carbon_kg_per_mwh"] < 0).any():
+        i = int(np.flatnonzero(raw["grid_carbon_kg_per_mwh"].to_numpy() < 0)[0])
+        raise MeterError(f"{meters_path}: column 'grid_carbon_kg_per_mwh', row {i}: "
+                         f"{raw['grid_carbon_kg_per_mwh'].iloc[i]} is negative (a grid emission "
+                         "factor is >= 0)")
     unknown = sorted(set(cfg.sites) - set(raw["site"].astype(str)))
     if unknown:
         raise ScenarioError(f"{config_path}: sites.{unknown[0]}: no such site in the meters")
@@ -204,12 +252,13 @@ def score_meters(meters_path: Path, config_path: Path,
                   for frame, p, site in zip(frames, params, by_site, strict=True)}
     tasks = None
     if tasks_path is not None:
-        te = read_table(tasks_path, "task")
+        te = read_table(tasks_path, "task", ("it_mwh", "tokens_in", "tokens_out"))
         miss = [c for c in TASK_ENERGY_COLUMNS if c not in te.columns]
         if miss:
             raise MeterError(f"{tasks_path}: column {miss[0]!r} is missing (a task table needs "
                              f"{list(TASK_ENERGY_COLUMNS)})")
         te["site"] = te["site"].astype(str)
+        check_task_energy(te, meters, tasks_path)
         tasks = score_tasks(te, scores, None if carbon is None else pd.concat(
             [c.assign(site=site) for site, c in carbon.items()], ignore_index=True))
         tables.update(tasks=tasks, task_energy=te)

@@ -38,6 +38,7 @@ from pathlib import Path
 from twin.overrides import with_overrides
 from twin.results import write_file
 from twin.scenario import ScenarioError, from_dict, load_raw, read_yaml
+from twin.schema import check_plain_name
 
 #: Catalog columns after the key: what a planner or policy team asks a sweep about.
 KPI_COLUMNS = ("gti_slice", "gti_aggregate", "level_slice", "level_aggregate", "gti_token",
@@ -154,7 +155,8 @@ def load_sweep(path: str | Path) -> dict:
             digest = hashlib.sha256(json.dumps(combo, sort_keys=True, default=str).encode())
             points.append(Point(combo, None, str(base.parent), strategy,
                                 "invalid-" + digest.hexdigest()[:56], str(err)))
-    return {"name": spec.get("name") or path.stem, "path": path, "axes": names,
+    name = check_plain_name(spec.get("name") or path.stem, f"{path}: name")
+    return {"name": name, "path": path, "axes": names,
             "points": points}
 
 

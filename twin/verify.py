@@ -44,6 +44,10 @@ def verify_run(run_dir: Path) -> list[tuple[str, str, float, float]]:
     """
     run = read_run(run_dir)
     summary, meters = run["summary"], run["meters"]
+    for block in ("accounting", "sites"):
+        if not isinstance(summary, dict) or block not in summary:
+            raise ValueError(f"{Path(run_dir) / 'summary.json'}: no {block!r} block (not a "
+                             "summary aidc-twin wrote)")
     problems = []
     ratios = []
     contracts = contracts_from_table(run["contracts"]) if "contracts" in run else {}

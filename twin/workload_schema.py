@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from twin.schema import Fraction, NonNegative, Positive, _Schema, check_unique
+from twin.schema import Fraction, NonNegative, PlainName, Positive, _Schema, check_unique
 
 
 class InteractiveConfig(_Schema):
@@ -69,7 +69,7 @@ class TrainingJobConfig(_Schema):
     its GPUs and, on resume, queues for GPUs and reloads the checkpoint.
     """
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: PlainName
     model: str = Field(description="model from models.tokens.MODELS (its active parameters)")
     gpus: Annotated[int, Field(gt=0)] = Field(description="GPUs the job holds while running")
     tokens: Positive = Field(description="training tokens to process")

@@ -103,7 +103,7 @@ def test_an_unknown_cell_is_refused_before_any_year_runs(tmp_path):
     r = aidc("run", path, "--out", tmp_path / "out")
     assert r.returncode == 2 and not (tmp_path / "out").exists()
     [line] = r.stderr.splitlines()
-    assert line.startswith(f"error: {path}: sites[0].battery.ageing.cell = 'Nope': not a "
+    assert line.startswith(f"error: {path}: sites[0].battery.ageing.cell: 'Nope' is not a "
                            "BLAST-Lite model; one of ['Lfp_Gr_250AhPrismatic'")
 
 

@@ -111,7 +111,8 @@ def test_a_failing_point_is_recorded_and_the_others_run(tmp_path):
                    "axes:\n  sites.0.battery.energy_mwh: [-5, 0]\n")
     r = aidc("sweep", bad, "--workers", "0", "--catalog", tmp_path / "c.duckdb",
              "--out", tmp_path / "s")
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 3, r.stderr  # a point failed; the other is written
+    assert r.stderr.splitlines()[-1].startswith("error: 1 of 2 points failed")
     rows = catalog(tmp_path / "c.duckdb").set_index("status")
     assert sorted(rows.index) == ["failed", "ok"]
     assert "sites[0].battery.energy_mwh = -5" in rows.at["failed", "error"]
