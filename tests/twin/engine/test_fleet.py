@@ -243,8 +243,12 @@ def test_fleet_without_links_runs_like_its_sites_alone(strategy):
 @pytest.fixture(scope="module")
 def east_west():
     from twin.run import simulate
-    from twin.scenario import load
-    scn = load(SCENARIOS / "east_west.yaml")
+    from twin.scenario import from_dict, load
+
+    # the shipped scenario's first 14 of its 28 days: the suite's time budget (15 min, 2 cores)
+    base = load(SCENARIOS / "east_west.yaml")
+    scn = from_dict({**base.model_dump(mode="json", exclude={"base_dir"}), "horizon_days": 14},
+                    base.base_dir)
     return scn, {name: simulate(scn, name) for name in ("no_control", "greedy", "mpc",
                                                         "oracle")}
 
@@ -300,7 +304,7 @@ def test_east_west_fleet_optimizers_plan_routing_and_training_as_one_lp(east_wes
     # west's surplus is free); each is one task whose tokens add up over the sites
     for name in ("oracle", "mpc"):
         fleet, run = runs[name].summary["fleet"], runs[name]
-        assert fleet["batch_moves"] >= 25
+        assert fleet["batch_moves"] >= 12  # of the 14 days' jobs
         assert all(m["origin"] == "east" and m["destination"] == "west"
                    for m in fleet["batch_sent"])
         jobs = {j.job_id: j for j in run.inputs[0].batch_jobs}
