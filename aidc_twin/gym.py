@@ -199,6 +199,7 @@ class AidcTwinEnv(gym.Env):
             raise RuntimeError(f"the episode ended before its first slice: {first[1]!r}")
         self._obs = first[1]
         self._pools = None
+        self._params = None
         return self._vector(self._obs), self._info(self._obs)
 
     def step(self, action):
@@ -288,7 +289,9 @@ class AidcTwinEnv(gym.Env):
         from gti_core.score import score_site
         from twin.run import accounting_params
 
-        params = accounting_params(self._scn, self._handoff.inputs)
+        if self._params is None:  # the episode's accounting, once
+            self._params = accounting_params(self._scn, self._handoff.inputs)
+        params = self._params
         if self._pools is not None:
             green, grey = self._pools
             total = green + grey

@@ -180,13 +180,12 @@ def compute_offsets(run_dir: Path, registry: Registry | None = None, owner: str 
     per["certificate_mwh"] = 0.0
     per["certificate_id"] = ""
     claims = _draw(per, registry, owner, partial, scn.slice_minutes) if registry else []
-    by_slice = per.groupby(["site", "slice_time"])[
-        ["it_mwh", "unmatched_it_mwh", "certificate_mwh"]].sum().add_prefix("requests_")
+    by_slice = per.groupby(["site", "slice_time"]).agg(
+        requests_it_mwh=("it_mwh", "sum"), requests_unmatched_it_mwh=("unmatched_it_mwh", "sum"),
+        requests_certificate_mwh=("certificate_mwh", "sum"), requests=("it_mwh", "size"))
     table = slices.merge(by_slice, left_on=["site", "time"], right_index=True, how="left")
     table = table.fillna({c: 0.0 for c in by_slice.columns})
-    table["requests"] = table.merge(per.groupby(["site", "slice_time"]).size().rename("n"),
-                                    left_on=["site", "time"], right_index=True,
-                                    how="left")["n"].fillna(0).astype(int).to_numpy()
+    table["requests"] = table["requests"].astype(int)
     return Offsets(per, table, claims, _summary(run_dir, per, table, registry, claims))
 
 

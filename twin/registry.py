@@ -248,16 +248,6 @@ class Registry:
             self.con.execute("ROLLBACK")
             raise
 
-    def check(self, claims: list[Claim]) -> None:
-        """Raise :class:`RegistryError` for the first claim that would be refused; retire
-        nothing."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            for c in claims:
-                self._retire(c, "(check)")
-        finally:
-            self.con.execute("ROLLBACK")
-
     def available(self, vintage: int, owner: str | None = None) -> pd.DataFrame:
         """Certificates offsets may draw on: of ``vintage`` (and ``owner``), with volume left,
         never claimed as an instrument (its volume is dated to the deliveries claimed), by id."""
