@@ -33,9 +33,12 @@ docs: $(STAMP)
 	$(DOCS_ENV) $(BIN)/mkdocs build --strict --site-dir site
 
 # the suite builds the site the same way, strict, and reads it in chromium (tests/test_docs.py)
+# the suite runs in one worker per core (pytest-xdist); a test file stays in one worker, so its
+# module fixtures are built once (TEST_WORKERS=0 runs it in this process)
+TEST_WORKERS ?= auto
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_year.py
@@ -46,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/fleet_oracle.py
 	$(BIN)/python benchmarks/ageing.py
+	$(BIN)/python benchmarks/robustness.py
 	$(BIN)/aidc-twin bench --suite standard --out benchmarks/results/bench-standard
 	$(BIN)/aidc-twin bench --suite east_west --out benchmarks/results/bench-east_west
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models import tables
+
 
 def grid_renewable_share(pv_cf: np.ndarray, wind_cf: np.ndarray, firm_clean_fraction: float,
                          solar_energy_share: float, wind_energy_share: float) -> np.ndarray:
@@ -54,6 +56,8 @@ def tou_price_usd_per_mwh(index: pd.DatetimeIndex, tariff, utc_offset_h: float) 
 
 
 SIGNAL_COLUMNS = ("price_usd_per_mwh", "grid_share", "grid_carbon_kg_per_mwh")
+#: Bounds of a signal file's columns (a price has none: prices go negative).
+SIGNAL_BOUNDS = {"grid_share": (0.0, 1.0), "grid_carbon_kg_per_mwh": (0.0, None)}
 
 
 def read_signals_csv(path, index: pd.DatetimeIndex, slice_minutes: int) -> pd.DataFrame:
@@ -69,17 +73,33 @@ def read_signals_csv(path, index: pd.DatetimeIndex, slice_minutes: int) -> pd.Da
     pandas.DataFrame
         Indexed like ``index``, with the columns the file has.
     """
-    data = pd.read_csv(path)
+    where = f"grid.signals_file = {path}"
+    try:
+        data = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{where}: the file is empty") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{where}: not a readable CSV file ({first})") from None
     if "time" not in data.columns:
-        raise ValueError(f"grid.signals_file = {path}: column 'time' is missing")
+        raise ValueError(f"{where}: column 'time' is missing")
     cols = [c for c in SIGNAL_COLUMNS if c in data.columns]
     if not cols:
-        raise ValueError(f"grid.signals_file = {path}: none of {list(SIGNAL_COLUMNS)} present")
-    data.index = pd.DatetimeIndex(pd.to_datetime(data.pop("time"), utc=True))
-    data = data[cols].astype(float).sort_index()
-    if "grid_share" in data and ((data["grid_share"] < 0) | (data["grid_share"] > 1)).any():
-        bad = data.index[(data["grid_share"] < 0) | (data["grid_share"] > 1)][0]
-        raise ValueError(f"grid.signals_file = {path}: grid_share outside [0, 1] at {bad}")
+        raise ValueError(f"{where}: none of {list(SIGNAL_COLUMNS)} present")
+    if data.empty:
+        raise ValueError(f"{where}: the file has no rows (only a header)")
+    try:
+        time = tables.timestamps(data["time"])
+        for col in cols:  # a price may be negative; a share and an emission factor may not
+            data[col] = tables.finite_numbers(data, col)
+            tables.first_outside(data[col].to_numpy(), col, *SIGNAL_BOUNDS.get(col, (None, None)))
+    except tables.CellError as err:
+        raise ValueError(f"{where}: {err}") from None
+    data.index = pd.DatetimeIndex(time)
+    if data.index.has_duplicates:
+        i = int(np.flatnonzero(data.index.duplicated())[0])
+        raise ValueError(f"{where}: column 'time', row {i}: {data.index[i]} appears twice")
+    data = data[cols].sort_index()
     step = (data.index[1] - data.index[0]) if len(data) > 1 else pd.Timedelta(hours=1)
     if step < pd.Timedelta(minutes=slice_minutes):
         data = data.resample(f"{slice_minutes}min").mean()

@@ -329,24 +329,64 @@ def to_slices(frame: pd.DataFrame, step_minutes: int, location: pvlib.location.L
 #: Plausible ranges of the weather columns: irradiance up to beyond the extraterrestrial
 #: 1,361-1,414 W/m2 (cloud edges enhance it briefly), the air's recorded extremes, and wind
 #: below the strongest gust measured at 10 m [W/m2, degC, m/s].
-WEATHER_RANGES = {"ghi": (0.0, 1500.0), "dni": (0.0, 1500.0), "dhi": (0.0, 1500.0),
+#: Plausible ranges of the weather columns: irradiance >= 0 [W/m2] (its upper bound depends on
+#: the sun, :func:`irradiance_limits_w_per_m2`), air temperature [degC] within the records
+#: measured on Earth, wind speed [m/s] below the highest gust measured (113 m/s).
+WEATHER_RANGES = {"ghi": (0.0, None), "dni": (0.0, None), "dhi": (0.0, None),
                   "temp_air": (-90.0, 60.0), "wind_speed": (0.0, 113.0)}
 
 
-def check_weather(frame: pd.DataFrame, file: str) -> None:
-    """Refuse a weather frame with a missing, non-finite or implausible value: a ValueError
-    naming the file, the column, the first bad time and the value."""
+def irradiance_limits_w_per_m2(wf: WeatherFile) -> dict[str, np.ndarray]:
+    """The BSRN "physically possible" upper limits of each interval's irradiance [W/m2].
+
+    Long and Shi (2008), The Open Atmospheric Science Journal 2, 23-37, as the BSRN quality
+    checks apply them: ``ghi <= 1.5 Sa mu^1.2 + 100``, ``dhi <= 0.95 Sa mu^1.2 + 50`` and
+    ``dni <= Sa``, with ``Sa`` the extraterrestrial normal irradiance of the day
+    (:func:`pvlib.irradiance.get_extra_radiation`) and ``mu`` the cosine of the solar zenith
+    (:func:`pvlib.solarposition.get_solarposition`, 0 below the horizon). ``mu`` is the highest
+    the sun stands from half an interval before its start to half an interval after its end,
+    so files that label an interval by its end or its middle pass as they are: the check is
+    there to catch irradiance at night (a shifted time zone), a unit mix-up or a corrupt value.
+    """
+    index, step = wf.frame.index, pd.Timedelta(minutes=wf.step_minutes)
+    mu = np.zeros(len(index))
+    for f in (-0.5, 0.0, 0.5, 1.0, 1.5):
+        zenith = pvlib.solarposition.get_solarposition(
+            index + f * step, wf.latitude_deg, wf.longitude_deg, method="ephemeris")["zenith"]
+        mu = np.maximum(mu, np.cos(np.radians(zenith.to_numpy())))
+    sa = pvlib.irradiance.get_extra_radiation(index).to_numpy(float)
+    return {"ghi": 1.5 * sa * mu**1.2 + 100.0, "dhi": 0.95 * sa * mu**1.2 + 50.0, "dni": sa}
+
+
+def check_weather(wf: WeatherFile, file: str) -> None:
+    """Refuse a weather file with a missing, non-finite or implausible value: a ValueError
+    naming the file, the column, the first bad time and the value. Irradiance must lie between
+    0 and the physically possible limit of the sun's position
+    (:func:`irradiance_limits_w_per_m2`)."""
+    frame = wf.frame
+    limits = None
     for col, (lo, hi) in WEATHER_RANGES.items():
         if col not in frame:
             continue
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
-        bad = ~(np.isfinite(values) & (values >= lo) & (values <= hi))
+        bad = ~(np.isfinite(values) & (values >= lo) & (values <= (hi if hi is not None
+                                                                    else np.inf)))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             value = frame[col].iloc[i]
             shown = repr(value) if isinstance(value, str) else str(value)
+            span = f"[{lo:g}, {hi:g}]" if hi is not None else f">= {lo:g}"
             raise ValueError(f"weather.file = {file!r}: {col} = {shown} at {frame.index[i]}: "
-                             f"must be a number in [{lo:g}, {hi:g}]")
+                             f"must be a number {'in ' if hi is not None else ''}{span}")
+        if hi is None:  # irradiance: below what the sun can give at that hour
+            limits = limits if limits is not None else irradiance_limits_w_per_m2(wf)
+            above = values > limits[col]
+            if above.any():
+                i = int(np.flatnonzero(above)[0])
+                raise ValueError(
+                    f"weather.file = {file!r}: {col} = {values[i]:g} at {frame.index[i]}: above "
+                    f"the physically possible {limits[col][i]:.0f} W/m2 for the sun's position "
+                    "there (BSRN limits; a time zone, a unit or a corrupt value?)")
 
 
 def load_site_weather(file: str, fmt: str, year: int, base_dir: Path, slice_minutes: int,
@@ -389,7 +429,7 @@ def load_site_weather(file: str, fmt: str, year: int, base_dir: Path, slice_minu
     if len(wf.frame) < 2:
         raise ValueError(f"weather.file = {file!r}: {len(wf.frame)} row(s); a weather year needs "
                          "hourly or finer rows")
-    check_weather(wf.frame, file)
+    check_weather(wf, file)
     frame = calendar_year_utc(wf, year)
     site = SiteWeather(frame, wf.latitude_deg, wf.longitude_deg, wf.altitude_m, wf.utc_offset_h,
                        f"{path.name} ({wf.name})")

@@ -45,6 +45,11 @@ TABLE_COLUMNS = (["scenario", "strategy", "status", *KPI_COLUMNS]
 TIMING_COLUMNS = ["decision_ms_per_slice"]
 
 
+#: The fields of a suite file, and of each of its scenarios.
+SUITE_FIELDS = {"name", "description", "horizon_days", "strategies", "scenarios"}
+ENTRY_FIELDS = {"name", "base", "what", "set"}
+
+
 def suite_path(suite: str) -> Path:
     """A suite's file: a path, or a name under ``scenarios/bench``."""
     p = Path(suite)
@@ -66,9 +71,16 @@ def load_suite(suite: str, strategies: list[str] | None = None,
 
     path = suite_path(suite)
     spec = read_yaml(path, "suite")
-    if not isinstance(spec, dict) or not isinstance(spec.get("scenarios"), list):
-        raise ScenarioError(f"{path}: a suite needs a list under 'scenarios'")
+    if not isinstance(spec, dict) or not isinstance(spec.get("scenarios"), list) \
+            or not spec["scenarios"]:
+        raise ScenarioError(f"{path}: a suite needs a list of scenarios under 'scenarios'")
+    extra = sorted(set(spec) - SUITE_FIELDS)
+    if extra:
+        raise ScenarioError(f"{path}: {extra[0]!r} is not a suite field; known: "
+                            f"{sorted(SUITE_FIELDS)}")
     names = strategies or spec.get("strategies") or sorted(REGISTRY)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ScenarioError(f"{path}: strategies = {names!r}: must be a list of strategy names")
     for s in names:
         problem = strategy_problem(s)
         if problem:  # "strategy = 'x': why"
@@ -82,10 +94,20 @@ def load_suite(suite: str, strategies: list[str] | None = None,
         where = f"{path}: scenarios[{k}]"
         if not isinstance(entry, dict) or "name" not in entry or "base" not in entry:
             raise ScenarioError(f"{where}: needs 'name' and 'base'")
+        extra = sorted(set(entry) - ENTRY_FIELDS)
+        if extra:
+            raise ScenarioError(f"{where}: {extra[0]!r} is not a field of a suite's scenario; "
+                                f"known: {sorted(ENTRY_FIELDS)}")
+        if not isinstance(entry.get("set") or {}, dict):
+            raise ScenarioError(f"{where}: set = {entry['set']!r}: must map field paths to "
+                                "values")
+        if any(s["name"] == entry["name"] for s in scenarios):
+            raise ScenarioError(f"{where}: name = {entry['name']!r} is given twice (the table "
+                                "names each scenario once)")
         base = (path.parent / entry["base"]).resolve()
         overrides = dict(entry.get("set") or {})
         if days is not None:
-            overrides["horizon_days"] = int(days)
+            overrides["horizon_days"] = days  # validated with the scenario
         try:
             raw = with_overrides(load_raw(base), overrides)
             raw["name"] = entry["name"]

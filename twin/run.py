@@ -21,7 +21,7 @@ from twin import __version__
 from twin.connection import connection_flows, connection_summary, flow_table, meters_at_poi
 from twin.dispatch import Strategy, StrategyOptions, make_strategy, strategy_problem
 from twin.dispatch.fleet import FleetInputs
-from twin.engine import SiteRun, simulate_fleet, simulate_sites
+from twin.engine import SimulationError, SiteRun, simulate_fleet, simulate_sites
 from twin.engine.records import join_task_records
 from twin.fleet import (
     check_routing,
@@ -259,6 +259,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
             summary["sites"][inp.name]["strategy"] = report
     for site_name, table in connections.items():
         summary["sites"][site_name]["connection"] = connection_summary(table, scn.slice_minutes)
+    check_finite(summary)
     network = pd.concat(connections.values(), ignore_index=True) if connections else None
     return RunResult(scn, name, inputs, runs, scores, params, meters, task_energy, tasks, signals,
                      network, summary, routing, contracts)
@@ -291,6 +292,22 @@ def inputs_frame(inputs: list[SiteInputs], alphas: list[float]) -> pd.DataFrame:
             "export_price_usd_per_mwh": d.export_price_usd_per_mwh,
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def check_finite(summary: dict) -> None:
+    """Refuse a result that is not a number: inputs so large that a sum overflowed double
+    precision end here as a one-line error (SimulationError), never as a written NaN."""
+    stack: list[tuple[str, object]] = [("", summary)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, float) and not np.isfinite(value):
+            raise SimulationError(
+                f"the result's {path} is {value}: an input is too large for double precision "
+                "(scale the scenario down)")
 
 
 def _tasks_table(runs: list[SiteRun], task_energy: pd.DataFrame, scores: list[SiteScore],

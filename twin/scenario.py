@@ -32,6 +32,8 @@ from twin.schema import (
     PlainName,
     Positive,
     ScenarioError,
+    SiteEnergyMWh,
+    SitePowerMW,
     _Schema,
     check_unique,
 )
@@ -105,7 +107,7 @@ class WeatherConfig(_Schema):
 class PVConfig(_Schema):
     """A PV plant modelled with pvlib's PVWatts ModelChain: fixed tilt or single-axis tracking."""
 
-    dc_mw: NonNegative = Field(description="DC nameplate at STC [MW]")
+    dc_mw: SitePowerMW = Field(description="DC nameplate at STC [MW]")
     mount: Literal["fixed", "single_axis"] = "fixed"
     axis_azimuth_deg: Annotated[float, Field(ge=0.0, lt=360.0)] = Field(
         180.0, description="single_axis: azimuth of the axis (180 = north-south axis)")
@@ -144,7 +146,7 @@ class WindConfig(_Schema):
 
     turbine_type: str = Field(description="oedb turbine type, e.g. 'E-141/4200'")
     hub_height_m: Positive
-    turbines: Annotated[int, Field(ge=0)] = Field(description="number of turbines")
+    turbines: Annotated[int, Field(ge=0, le=10_000)] = Field(description="number of turbines")
     farm_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.92, description="wake and electrical losses of the farm, constant"
     )
@@ -155,8 +157,8 @@ class WindConfig(_Schema):
 class BatteryConfig(_Schema):
     """A battery energy storage system at the site bus."""
 
-    power_mw: NonNegative = Field(description="charge and discharge power limit at the bus [MW]")
-    energy_mwh: NonNegative = Field(description="usable nameplate energy [MWh]")
+    power_mw: SitePowerMW = Field(description="charge and discharge power limit at the bus [MW]")
+    energy_mwh: SiteEnergyMWh = Field(description="usable nameplate energy [MWh]")
     charge_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
     discharge_efficiency: Annotated[float, Field(gt=0.0, le=1.0)] = 0.95
     min_soc_fraction: Fraction = 0.05
@@ -189,8 +191,8 @@ class DatacenterConfig(_Schema):
     """GPU fleet and facility (cooling, auxiliaries)."""
 
     gpu: str = Field("H100-SXM", description="GPU type from models.datacenter.GPU_TYPES")
-    nodes: Annotated[int, Field(gt=0)] = Field(description="GPU nodes")
-    gpus_per_node: Annotated[int, Field(gt=0)] = 8
+    nodes: Annotated[int, Field(gt=0, le=2_000_000)] = Field(description="GPU nodes")
+    gpus_per_node: Annotated[int, Field(gt=0, le=1024)] = 8
     free_cooling_max_temp_c: float = Field(
         18.0, description="dry-bulb temperature up to which free cooling carries the load [degC]"
     )
@@ -274,8 +276,8 @@ class NetworkConfig(_Schema):
 
 
 class GridConfig(_Schema):
-    max_import_mw: NonNegative = Field(description="import limit at the POI [MW]")
-    max_export_mw: NonNegative = Field(description="export limit at the POI [MW]")
+    max_import_mw: SitePowerMW = Field(description="import limit at the POI [MW]")
+    max_export_mw: SitePowerMW = Field(description="export limit at the POI [MW]")
     network: NetworkConfig | None = Field(
         None, description="power flows of the connection; without it meters are at the site bus")
     signals_file: str | None = Field(

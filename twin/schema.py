@@ -11,6 +11,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+#: Plausibility bounds of a site's nameplates, so that no sum overflows and no tolerance is lost
+#: to rounding: 100 GW (four times the largest power station, Three Gorges at 22.5 GW) and
+#: 10 TWh of storage (about the world's pumped hydro and batteries together).
+SITE_MAX_MW = 100_000.0
+SITE_MAX_MWH = 10_000_000.0
+SitePowerMW = Annotated[float, Field(ge=0.0, le=SITE_MAX_MW)]
+SiteEnergyMWh = Annotated[float, Field(ge=0.0, le=SITE_MAX_MWH)]
 #: A name that is also a plain file name: letters, digits, ``_ . -``, and not only dots.
 PLAIN_NAME = r"^[A-Za-z0-9_.-]+$"
 

@@ -11,7 +11,6 @@ and location-based emissions are preserved.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +34,7 @@ from gti_core.storage import StorageParams
 from gti_core.summary import gti_summary, meter_kpis, score_tasks
 from gti_core.tokens import TASK_ENERGY_COLUMNS
 from models.battery import self_discharge_per_slice
+from models.tables import CellError, finite_numbers, timestamps
 from twin.accounting_schema import ContractConfig
 from twin.scenario import AccountingConfig, ScenarioError, format_validation_error
 
@@ -100,23 +100,24 @@ def read_table(path: Path, what: str, numeric: tuple[str, ...] = ()) -> pd.DataF
     if "time" not in frame.columns:
         raise MeterError(f"{path}: column 'time' is missing")
     try:
-        with warnings.catch_warnings():  # pandas's note on inferring the format
-            warnings.simplefilter("ignore", UserWarning)
-            frame["time"] = pd.to_datetime(frame["time"], utc=True)
-    except (ValueError, TypeError) as err:
-        raise MeterError(f"{path}: column 'time' is not a timestamp ({err})") from None
-    for col in numeric:
-        if col not in frame.columns:
-            continue
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            value = frame[col].iloc[i]
-            shown = repr(value) if isinstance(value, str) else str(value)
-            raise MeterError(f"{path}: column {col!r}, row {i}: {shown} is not a finite number")
-        frame[col] = values
+        frame["time"] = timestamps(frame["time"])
+        for col in numeric:
+            if col in frame.columns:
+                frame[col] = finite_numbers(frame, col)
+    except CellError as err:
+        raise MeterError(f"{path}: {err}") from None
     return frame
+
+
+def check_times(meters: pd.DataFrame) -> None:
+    """Refuse a slice metered twice: a site's ``time`` repeated (the rows would be summed)."""
+    key = meters["site"].astype(str) + "|" + meters["time"].astype(str)
+    dup = key.duplicated().to_numpy()
+    if dup.any():
+        j = int(np.flatnonzero(dup)[0])
+        i = int(np.flatnonzero((key == key.iloc[j]).to_numpy())[0])
+        raise MeterError(f"column 'time', row {j}: site {meters['site'].iloc[j]!r} at "
+                         f"{meters['time'].iloc[j]} appears twice (rows {i} and {j})")
 
 
 def _step_minutes(site: str, time: pd.Series) -> int:
@@ -208,7 +209,11 @@ def score_meters(meters_path: Path, config_path: Path,
     if missing:
         raise MeterError(f"{meters_path}: column {missing[0]!r} is missing (a meter table needs "
                          f"{list(METER_COLUMNS)})")
-    check_meters(raw)
+    try:
+        check_meters(raw)
+        check_times(raw)
+    except MeterError as err:
+        raise MeterError(f"{meters_path}: {err}") from None
     if "grid_carbon_kg_per_mwh" in raw and (raw["grid_carbon_kg_per_mwh"] < 0).any():
         i = int(np.flatnonzero(raw["grid_carbon_kg_per_mwh"].to_numpy() < 0)[0])
         raise MeterError(f"{meters_path}: column 'grid_carbon_kg_per_mwh', row {i}: "
@@ -224,7 +229,10 @@ def score_meters(meters_path: Path, config_path: Path,
     frames = []
     by_site: dict[str, list[Contract]] = {}
     for site, rows in raw.groupby(raw["site"].astype(str), sort=False):
-        m, minutes = resample_by_energy(site, rows)
+        try:
+            m, minutes = resample_by_energy(site, rows)
+        except MeterError as err:
+            raise MeterError(f"{meters_path}: {err}") from None
         sc = cfg.sites.get(site, SiteAccountingConfig())
         st = sc.storage
         p = acc.params(StorageParams(

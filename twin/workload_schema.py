@@ -15,7 +15,8 @@ class InteractiveConfig(_Schema):
     noise, or a replayed request trace (``trace_file``, the Azure LLM inference trace format)."""
 
     model: str = Field("llama-3.1-70b", description="model from models.tokens.MODEL_CATALOGUE")
-    peak_output_tokens_per_s: NonNegative | None = Field(
+    # bounds of plausibility (what no site will serve), so that a year of tokens stays exact
+    peak_output_tokens_per_s: Annotated[float, Field(ge=0.0, le=1e13)] | None = Field(
         None, description="synthetic: output tokens at peak (0: no local users, as at a fleet "
                           "site that serves only regions)")
     input_tokens_per_output_token: NonNegative = Field(
@@ -48,10 +49,10 @@ class BatchConfig(_Schema):
     """Deferrable batch inference: one job released per day with a deadline."""
 
     model: str = Field("llama-3.1-70b", description="model from models.tokens.MODEL_CATALOGUE")
-    share_of_interactive: NonNegative = Field(
+    share_of_interactive: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
         0.25, description="batch output tokens per day / interactive output tokens that day"
     )
-    output_tokens_per_day: NonNegative | None = Field(
+    output_tokens_per_day: Annotated[float, Field(ge=0.0, le=1e18)] | None = Field(
         None, description="batch output tokens per day, instead of a share of the site's own "
         "interactive tokens (a fleet site whose requests come from regions) [tokens]")
     input_tokens_per_output_token: NonNegative = 4.0
@@ -71,8 +72,10 @@ class TrainingJobConfig(_Schema):
 
     name: PlainName
     model: str = Field(description="model from models.tokens.MODELS (its active parameters)")
-    gpus: Annotated[int, Field(gt=0)] = Field(description="GPUs the job holds while running")
-    tokens: Positive = Field(description="training tokens to process")
+    gpus: Annotated[int, Field(gt=0, le=16_000_000)] = Field(
+        description="GPUs the job holds while running")
+    tokens: Annotated[float, Field(gt=0.0, le=1e18)] = Field(
+        description="training tokens to process")
     mfu: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.40, description="model-FLOP utilisation of the run")
     release_h: NonNegative = Field(0.0, description="hours after the horizon start it may run [h]")

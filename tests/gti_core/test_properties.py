@@ -44,7 +44,7 @@ def site_case(draw, site="s"):
             charge = action * min(POWER_MWH, (CAPACITY_MWH - kept) / eta_c)
         else:
             discharge = -action * min(POWER_MWH, kept * eta_d)
-        soc = kept + eta_c * charge - discharge / eta_d
+        soc = max(kept + eta_c * charge - discharge / eta_d, 0.0)  # not -1e-16 by rounding
         facility = it + cooling + aux
         net = pv + wind + discharge - facility - charge
         rows.append({"pv_mwh": pv, "wind_mwh": wind, "it_mwh": it, "cooling_mwh": cooling,

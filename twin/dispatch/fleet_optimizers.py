@@ -24,7 +24,7 @@ from twin.dispatch.base import (
     batch_must_run_gpu_s,
 )
 from twin.dispatch.fleet import FleetInputs, FleetRule, FleetView
-from twin.dispatch.optimizers import follow_green_share, forecast_inputs
+from twin.dispatch.optimizers import follow_green_share, forecast_inputs, lp_gti_or_none
 from twin.optimize.fleet_plan import FleetPlan, optimize_fleet
 from twin.optimize.fleet_window import FleetState, FleetWindow, WindowPlan
 
@@ -126,7 +126,7 @@ class FleetOracle(FleetRule):
     def report(self) -> dict:
         p = self.plan
         return {"objective": self.options.objective, "gti_target": self.options.gti_target,
-                "plan_gti_slice_lp": p.lp_gti_slice, "plan_gti_slice_gti_core":
+                "plan_gti_slice_lp": lp_gti_or_none(p), "plan_gti_slice_gti_core":
                 p.gti_core_gti_slice, "objective_value": p.objective_value,
                 "lp_solves": p.iterations, **{k: round(v, 3) for k, v in p.timings_s.items()}}
 

@@ -42,6 +42,12 @@ from twin.optimize.plan import Plan, optimize_horizon, plan_values
 FORECASTS = ("perfect", "persistence", "noisy")
 
 
+def lp_gti_or_none(plan) -> float | None:
+    """The plan's own time-slice GTI, or None where the LP did not model it (NaN in the plan;
+    a summary holds no NaN, twin.run.check_finite)."""
+    return None if np.isnan(plan.lp_gti_slice) else float(plan.lp_gti_slice)
+
+
 def _setpoints(k: int, batch, charge, discharge, run: dict) -> Setpoints:
     pause = frozenset(job for job, share in run.items() if share[k] < 0.5)
     return Setpoints(float(batch[k]), float(charge[k]), float(discharge[k]), pause)
@@ -65,10 +71,10 @@ class Oracle:
     def report(self) -> dict:
         p = self.plan
         return {"objective": self.options.objective, "gti_target": self.options.gti_target,
-                "plan_gti_slice_lp": p.lp_gti_slice, "plan_gti_slice_gti_core":
+                "plan_gti_slice_lp": lp_gti_or_none(p), "plan_gti_slice_gti_core":
                 p.gti_core_gti_slice,
                 "fixed_point_gap": (abs(p.lp_gti_slice - p.gti_core_gti_slice)
-                                    if p.lp_gti_slice == p.lp_gti_slice else None),
+                                    if lp_gti_or_none(p) is not None else None),
                 "objective_value": p.objective_value,
                 "lp_solves": p.iterations, **{k: round(v, 3) for k, v in p.timings_s.items()}}
 

@@ -44,6 +44,9 @@ class SiteRun:
 def task_energy_frame(rows: list, inp: SiteInputs) -> pd.DataFrame:
     """Task energy rows ``(task_id, slice, it_mwh, tokens_in, tokens_out)`` as a table."""
     te = pd.DataFrame(rows, columns=["task_id", "k", "it_mwh", "tokens_in", "tokens_out"])
+    # typed even without rows (a site that served no task): numbers, not objects
+    te = te.astype({"task_id": str, "k": np.int64, "it_mwh": float, "tokens_in": float,
+                    "tokens_out": float})
     te.insert(1, "site", inp.name)
     te.insert(2, "time", inp.index[te["k"].to_numpy(dtype=np.int64)])
     return te.drop(columns="k")
