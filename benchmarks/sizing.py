@@ -106,14 +106,36 @@ def _strip(r: dict) -> dict:
     return {k: v for k, v in r.items() if k != "_result"}
 
 
+def hourly_year(hourly) -> tuple[dict, SizingResult, float]:
+    """``REPEATS`` solves of the hourly year: the record, the optimum, the median total [s]."""
+    runs = [solve_year(hourly, sizing.SIZING_SOLVER) for _ in range(REPEATS)]
+    median_total_s = statistics.median(r["highs_s"] + r["build_and_pass_s"] for r in runs)
+    return ({"runs": [_strip(r) for r in runs],
+             "median_highs_s": statistics.median(r["highs_s"] for r in runs),
+             "median_build_and_solve_s": round(median_total_s, 1)},
+            runs[0]["_result"], median_total_s)
+
+
 def main() -> None:
+    """Every part, or with ``--only hourly_year`` that part, the others kept from the last
+    record (their times were measured beside the hourly year recorded with them)."""
+    import json
+
+    from benchmarks._common import RESULTS
+
     scn = load(SCENARIO)
     hourly = sizing_problem(scn, 0, 60, None)
     hipo = sizing.SIZING_SOLVER
-    runs = [solve_year(hourly, hipo) for _ in range(REPEATS)]
-    optimum = runs[0]["_result"]
-    median_s = statistics.median(r["highs_s"] for r in runs)
-    median_total_s = statistics.median(r["highs_s"] + r["build_and_pass_s"] for r in runs)
+    year, optimum, median_total_s = hourly_year(hourly)
+    if "--only" in sys.argv:
+        if sys.argv[sys.argv.index("--only") + 1:] != ["hourly_year"]:
+            sys.exit("error: --only: the one part measured alone is hourly_year")
+        last = json.loads((RESULTS / "sizing.json").read_text())
+        last.pop("machine")
+        last["hourly_year_before"] = last["hourly_year"]
+        path = record("sizing", {**last, "hourly_year": year})
+        print(json.dumps(year, indent=2))
+        return
     lean = {"with_removed_rows": [], "as_built": []}
     for _ in range(2):
         lean["with_removed_rows"].append(_strip(solve_year(hourly, hipo, removed_rows=True)))
@@ -125,8 +147,7 @@ def main() -> None:
                                 SolverSettings("hipo", time_limit_s=QUARTER_LIMIT_S)))
     path = record("sizing", {
         "what": __doc__.split("\n\n")[0], "target": TARGET,
-        "hourly_year": {"runs": [_strip(r) for r in runs], "median_highs_s": median_s,
-                        "median_build_and_solve_s": round(median_total_s, 1)},
+        "hourly_year": year,
         "solvers": others, "lean_lp": lean, "typical_days": typical_days,
         "quarter_hour_year": quarter})
     print(path.read_text())

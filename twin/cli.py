@@ -80,6 +80,8 @@ def out_folder(out: Path | None, default: Path, markers: tuple[str, ...] = RESUL
     parent = resolved.parent
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        fail(f"{flag}: {parent} is a file; no folder can be made inside it")
     if not os.access(parent, os.W_OK | os.X_OK) or (
             target.exists() and not os.access(target, os.W_OK | os.X_OK)):
         fail(f"{flag}: {parent if not target.exists() else target} is not writable")

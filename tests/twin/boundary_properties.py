@@ -6,7 +6,8 @@ same app as ``aidc-twin``):
 - **scenarios**: the default scenario, one day, with one to three of its 173 fields (every leaf
   of the dumped schema, defaults included) replaced: scaled by a factor in [0, 3] (plausible
   values, which mostly run), or by a value of another kind (NaN, infinities, huge or negative
-  numbers, text, empty lists, blocks, booleans);
+  numbers, text, empty lists, blocks, booleans), and in about a fifth of the examples run by
+  another dispatch strategy (threshold, MPC, the oracle);
 - **meter tables**: one or two battery-backed sites whose balance closes
   (``tests/gti_core/test_properties.site_case``), written as CSV or Parquet, with one fault
   injected of :data:`FAULTS` (or none) and an accounting file that matches the batteries.
@@ -114,11 +115,15 @@ def _odd() -> st.SearchStrategy:
 
 @st.composite
 def scenario_changes(draw) -> dict:
-    """One to three fields of the one-day default scenario replaced, by dotted path."""
+    """One to three fields of the one-day default scenario replaced, by dotted path; in about
+    a fifth of the examples the dispatch strategy too (the optimizers see odd inputs as well)."""
     picked = draw(st.lists(st.sampled_from(LEAVES), min_size=1, max_size=3,
                            unique_by=lambda leaf: leaf[0]))
-    return {path: draw(st.one_of(_plausible(path, orig), _plausible(path, orig), _odd()))
-            for path, orig in picked}
+    changes = {path: draw(st.one_of(_plausible(path, orig), _plausible(path, orig), _odd()))
+               for path, orig in picked}
+    if "strategy" not in changes and draw(st.integers(0, 4)) == 0:  # a fifth under another
+        changes["strategy"] = draw(st.sampled_from(CHOICES["strategy"]))  # dispatch strategy
+    return changes
 
 
 class Hang(Exception):
