@@ -14,7 +14,8 @@ class CellError(ValueError):
     """A cell that is not what its column holds: ``column 'c', row i: <value> is not ...``."""
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
+    """A cell's value as a message quotes it: text in quotes, a number as it is."""
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -39,26 +40,29 @@ def timestamps(column: pd.Series, name: str = "time") -> pd.Series:
             if pd.isna(pd.to_datetime(value, utc=True)):
                 raise ValueError("missing")
         except (ValueError, TypeError, OverflowError):
-            raise CellError(f"column {name!r}, row {i}: {_shown(value)} is not a timestamp "
+            raise CellError(f"column {name!r}, row {i}: {shown(value)} is not a timestamp "
                             "(ISO 8601, for example 2023-06-01T00:00:00Z)") from None
     raise CellError(f"column {name!r} mixes timestamp formats (use ISO 8601, for example "
                     "2023-06-01T00:00:00Z)")
 
 
-def finite_numbers(frame: pd.DataFrame, col: str) -> np.ndarray:
+def finite_numbers(frame: pd.DataFrame, col: str, lo: float | None = None,
+                   what: str = "a finite number") -> np.ndarray:
     """``frame[col]`` as floats.
 
     Raises
     ------
     CellError
-        At the first cell that is text, missing, NaN or infinite.
+        At the first cell that is text, missing, NaN, infinite or below ``lo``:
+        ``column 'c', row i: <value> is not <what>``.
     """
     values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(values)
+    if lo is not None:
+        bad |= values < lo
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise CellError(f"column {col!r}, row {i}: {_shown(frame[col].iloc[i])} is not a "
-                        "finite number")
+        raise CellError(f"column {col!r}, row {i}: {shown(frame[col].iloc[i])} is not {what}")
     return values
 
 

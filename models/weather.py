@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import pvlib
 
+from models import tables
+
 IRRADIANCE = ("ghi", "dni", "dhi")
 COLUMNS = ("ghi", "dni", "dhi", "temp_air", "wind_speed", "pressure")
 #: Standard atmosphere at sea level [Pa], used where a file has no pressure.
@@ -373,10 +375,9 @@ def check_weather(wf: WeatherFile, file: str) -> None:
                                                                     else np.inf)))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            value = frame[col].iloc[i]
-            shown = repr(value) if isinstance(value, str) else str(value)
             span = f"[{lo:g}, {hi:g}]" if hi is not None else f">= {lo:g}"
-            raise ValueError(f"weather.file = {file!r}: {col} = {shown} at {frame.index[i]}: "
+            value = tables.shown(frame[col].iloc[i])
+            raise ValueError(f"weather.file = {file!r}: {col} = {value} at {frame.index[i]}: "
                              f"must be a number {'in ' if hi is not None else ''}{span}")
         if hi is None:  # irradiance: below what the sun can give at that hour
             limits = limits if limits is not None else irradiance_limits_w_per_m2(wf)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models import tables
+
 
 def local_hours(index: pd.DatetimeIndex, utc_offset_h: float, slice_minutes: int) -> np.ndarray:
     """Local standard time of each slice midpoint, in hours since the first local midnight [h]."""
@@ -194,16 +196,11 @@ def read_request_trace(path) -> pd.DataFrame:
     except (ValueError, TypeError) as err:
         raise ValueError(f"{where}: column 'TIMESTAMP' is not a timestamp "
                          f"({str(err).splitlines()[0]})") from None
-    for col in TRACE_COLUMNS[1:]:
-        values = pd.to_numeric(data[col], errors="coerce").to_numpy(float)
-        bad = ~(np.isfinite(values) & (values >= 0))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            value = data[col].iloc[i]
-            shown = repr(value) if isinstance(value, str) else str(value)
-            raise ValueError(f"{where}: column {col!r}, row {i}: {shown} is not a token count "
-                             ">= 0")
-        data[col] = values
+    try:
+        for col in TRACE_COLUMNS[1:]:
+            data[col] = tables.finite_numbers(data, col, lo=0.0, what="a token count >= 0")
+    except tables.CellError as err:
+        raise ValueError(f"{where}: {err}") from None
     return data.sort_values("TIMESTAMP", kind="stable").reset_index(drop=True)
 
 

@@ -70,11 +70,11 @@ class Oracle:
 
     def report(self) -> dict:
         p = self.plan
+        lp_gti = lp_gti_or_none(p)
         return {"objective": self.options.objective, "gti_target": self.options.gti_target,
-                "plan_gti_slice_lp": lp_gti_or_none(p), "plan_gti_slice_gti_core":
-                p.gti_core_gti_slice,
-                "fixed_point_gap": (abs(p.lp_gti_slice - p.gti_core_gti_slice)
-                                    if lp_gti_or_none(p) is not None else None),
+                "plan_gti_slice_lp": lp_gti, "plan_gti_slice_gti_core": p.gti_core_gti_slice,
+                "fixed_point_gap": (abs(lp_gti - p.gti_core_gti_slice)
+                                    if lp_gti is not None else None),
                 "objective_value": p.objective_value,
                 "lp_solves": p.iterations, **{k: round(v, 3) for k, v in p.timings_s.items()}}
 
