@@ -13,7 +13,10 @@ Recorded (HiGHS 1.15 through highspy; HiPO from highspy-extras):
 - ``quarter_hour_year``: the chronological year at 15 minutes by HiPO, within ``QUARTER_LIMIT_S``;
 - ``typical_days``: K typical days (tsam, :func:`twin.optimize.periods.typical_days`), the
   plant dispatched over every day of the year by the chronological LP with its capacities
-  fixed (``check_*``), against the chronological optimum: cost and time.
+  fixed (``check_*``, ``check_solver`` the method that solved it), against the chronological
+  optimum: cost and time.
+
+``--only hourly_year`` or ``--only typical_days`` measures that part alone and keeps the rest.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def solve_year(p, solver: SolverSettings, removed_rows: bool = False) -> dict:
             **plant(r), "_result": r}
 
 
-def typical(p, k: int, representation: str, optimum: SizingResult, chrono_s: float) -> dict:
+def typical(p, k: int, representation: str, optimum_usd: float, chrono_s: float) -> dict:
     t0 = time.perf_counter()
     s, tp = p.sizer("slice", TARGET, sizing.SIZING_SOLVER, typical=k,
                     representation=representation)
@@ -97,8 +100,9 @@ def typical(p, k: int, representation: str, optimum: SizingResult, chrono_s: flo
             "highs_s": round(r.solve_s, 2), **plant(r), "planned_gti": _r(r.planned_gti, 4),
             "check_status": check["full_status"], "check_annual_cost_musd": _r(full / 1e6, 3),
             "check_gti": _r(check["full_gti"], 4), "check_s": round(check["full_solve_s"], 1),
-            "check_vs_optimum": _r(full / optimum.annual_cost - 1, 4),
-            "planned_vs_optimum": _r(r.annual_cost / optimum.annual_cost - 1, 4),
+            "check_solver": check["full_solver"],
+            "check_vs_optimum": _r(full / optimum_usd - 1, 4),
+            "planned_vs_optimum": _r(r.annual_cost / optimum_usd - 1, 4),
             "faster_than_chronological": round(chrono_s / took, 1)}
 
 
@@ -116,33 +120,52 @@ def hourly_year(hourly) -> tuple[dict, SizingResult, float]:
             runs[0]["_result"], median_total_s)
 
 
-def main() -> None:
-    """Every part, or with ``--only hourly_year`` that part, the others kept from the last
-    record (their times were measured beside the hourly year recorded with them)."""
+#: The parts ``--only`` measures alone, the others kept from the last record.
+ALONE = ("hourly_year", "typical_days")
+
+
+def only(part: str, hourly) -> None:
+    """Measure ``part`` (one of :data:`ALONE`) and keep the other parts of the last record;
+    the hourly year's record before is kept as ``hourly_year_before``. Typical days are set
+    against the last record's chronological optimum and its median time."""
     import json
 
     from benchmarks._common import RESULTS
 
+    last = json.loads((RESULTS / "sizing.json").read_text())
+    last.pop("machine")
+    if part == "hourly_year":
+        last["hourly_year_before"] = last["hourly_year"]
+        last["hourly_year"] = hourly_year(hourly)[0]
+    else:
+        year = last["hourly_year"]
+        optimum_usd = year["runs"][0]["annual_cost_musd"] * 1e6
+        last["typical_days"] = [typical(hourly, k, rep, optimum_usd,
+                                        year["median_build_and_solve_s"]) for k, rep in TYPICAL]
+    record("sizing", last)
+    print(json.dumps(last[part], indent=2))
+
+
+def main() -> None:
+    """Every part, or with ``--only PART`` that part alone (:func:`only`)."""
     scn = load(SCENARIO)
     hourly = sizing_problem(scn, 0, 60, None)
+    if "--only" in sys.argv:
+        part = sys.argv[sys.argv.index("--only") + 1:]
+        if len(part) != 1 or part[0] not in ALONE:
+            sys.exit(f"error: --only: the parts measured alone are {', '.join(ALONE)}")
+        only(part[0], hourly)
+        return
     hipo = sizing.SIZING_SOLVER
     year, optimum, median_total_s = hourly_year(hourly)
-    if "--only" in sys.argv:
-        if sys.argv[sys.argv.index("--only") + 1:] != ["hourly_year"]:
-            sys.exit("error: --only: the one part measured alone is hourly_year")
-        last = json.loads((RESULTS / "sizing.json").read_text())
-        last.pop("machine")
-        last["hourly_year_before"] = last["hourly_year"]
-        path = record("sizing", {**last, "hourly_year": year})
-        print(json.dumps(year, indent=2))
-        return
     lean = {"with_removed_rows": [], "as_built": []}
     for _ in range(2):
         lean["with_removed_rows"].append(_strip(solve_year(hourly, hipo, removed_rows=True)))
         lean["as_built"].append(_strip(solve_year(hourly, hipo)))
     others = [_strip(solve_year(hourly, SolverSettings(m, time_limit_s=OTHER_LIMIT_S)))
               for m in ("ipx", "simplex")]
-    typical_days = [typical(hourly, k, rep, optimum, median_total_s) for k, rep in TYPICAL]
+    typical_days = [typical(hourly, k, rep, optimum.annual_cost, median_total_s)
+                    for k, rep in TYPICAL]
     quarter = _strip(solve_year(sizing_problem(scn, 0, 15, None),
                                 SolverSettings("hipo", time_limit_s=QUARTER_LIMIT_S)))
     path = record("sizing", {

@@ -107,7 +107,8 @@ def print_sizing(scn, k: int, method: str, res: dict) -> None:
                       f"${fc['planned_cost'] / 1e6:,.2f} M planned on {fc['typical_days']} "
                       f"typical days vs ${fc['full_cost'] / 1e6:,.2f} M dispatched over every "
                       f"day ({gap}); GTI {fc['planned_gti']:.4f} planned vs "
-                      f"{fc['full_gti']:.4f}", markup=False)
+                      f"{fc['full_gti']:.4f} ({fc['full_solve_s']:,.1f} s by "
+                      f"{fc['full_solver']})", markup=False)
     rc = res["recheck"]
     if rc:
         for name, got in rc["runs"].items():

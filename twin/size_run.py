@@ -114,7 +114,9 @@ class SizingProblem:
 
     def full_check(self, res: SizingResult, tp, solver: SolverSettings) -> dict:
         """A typical-day plant dispatched over every day by the chronological LP with its
-        capacities fixed: planned against full-horizon cost and GTI."""
+        capacities fixed: planned against full-horizon cost and GTI, and the method that
+        solved it (``full_solver``: ``simplex`` where HiPO stalled and dual simplex took over,
+        :meth:`twin.optimize.highs.CompiledLP.solve`)."""
         whole = Sizer(self.d, self.cf_pv, self.cf_wind, self.costs, res.method, res.target,
                       solver=solver, fixed=Plant.of(res), **self.storage).solve(res.target)
         ok = whole.status == "optimal"
@@ -123,6 +125,7 @@ class SizingProblem:
                 "cost_error": (res.annual_cost - whole.annual_cost) / whole.annual_cost
                 if ok else None, "planned_gti": res.planned_gti, "full_gti": whole.planned_gti,
                 "full_status": whole.status, "full_solve_s": whole.solve_s,
+                "full_solver": whole.solver,
                 "profile_rmse": tp.rmse}
 
 

@@ -17,6 +17,7 @@ and solutions pass through the same factors, so nothing outside this module chan
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +47,25 @@ METHODS = ("simplex", "hipo", "ipx")
 IPM_FAILURES = (highspy.HighsModelStatus.kSolveError, highspy.HighsModelStatus.kUnknown)
 
 
+#: The thread count of the HiGHS scheduler this Python thread started last (HiGHS keeps one
+#: scheduler per thread that calls ``run``, started with the first solve's ``threads``).
+_scheduler = threading.local()
+
+
+def use_threads(threads: int) -> None:
+    """Make HiGHS's scheduler of this thread run ``threads`` threads before a solve.
+
+    HiGHS starts its task scheduler once, with the first solve's ``threads``, and refuses a
+    later solve that asks for another count (its model status stays "Not Set"): ``size
+    --threads 2`` then failed at the oracle's single-thread recheck. The scheduler is reset
+    (``Highs.resetGlobalScheduler``) when the count changes.
+    """
+    last = getattr(_scheduler, "threads", None)
+    if last is not None and last != threads:
+        highspy.Highs.resetGlobalScheduler(True)
+    _scheduler.threads = threads
+
+
 def hipo_available() -> bool:
     """Whether HiPO can load: the ``highspy-extras`` package of ``highspy``'s version."""
     from importlib.metadata import PackageNotFoundError, version
@@ -66,8 +86,9 @@ class SolverSettings:
         One of :data:`METHODS`. ``hipo`` falls back to ``ipx`` where HiPO cannot load
         (:func:`hipo_available`); :attr:`CompiledLP.method` says which ran.
     threads : int
-        HiGHS threads (1 by default: on this 2-core machine one run of the hourly sizing LP
-        took HiPO longer with 2).
+        HiGHS threads (1 by default: on this 2-core machine two threads did not speed HiPO up
+        on the hourly sizing LP, 67.2 and 68.9 s against 60.7-70.8 s on one). Solves in one
+        process may ask for different counts (:func:`use_threads`).
     crossover : bool
         After an interior-point solve, find a basis (only needed to warm-start a re-solve).
     time_limit_s : float, optional
@@ -198,7 +219,9 @@ class CompiledLP:
         lp.a_matrix_.value_ = a.data
         self.h = highspy.Highs()
         self.h.setOptionValue("output_flag", False)
-        self.method = (solver or SolverSettings()).apply(self.h)
+        settings = solver or SolverSettings()
+        self.method = settings.apply(self.h)
+        self.threads = settings.threads
         self.h.passModel(lp)
         self.pass_s = time.perf_counter() - t1
         self.solve_s = 0.0
@@ -305,6 +328,7 @@ class CompiledLP:
         """
         t0 = time.perf_counter()
         warm = self.method == "simplex" and self.h.getBasis().valid
+        use_threads(self.threads)
         self.h.run()
         status = self.h.getModelStatus()
         self.solved_by = self.method

@@ -120,6 +120,19 @@ def test_a_solve_that_hits_the_time_limit_says_so_instead_of_failing():
         assert np.isnan(r.annual_cost) and s.lp.cold_restarts == 0
 
 
+def test_solves_may_ask_for_other_thread_counts_in_one_process():
+    # HiGHS starts its task scheduler with the first solve's thread count and refused a later
+    # solve with another ("Not Set"): size --threads 2 failed at the oracle's recheck on one
+    # thread. Two threads, one, then the first LP again: each solves, to the same plant.
+    sizers = [Sizer(flat_load(), np.full(4, 0.25), np.zeros(4), COSTS, "slice", 0.5,
+                    solver=SolverSettings("simplex", threads=n)) for n in (2, 1)]
+    runs = [sizers[0].solve(0.5), sizers[1].solve(0.5), sizers[0].solve(0.5)]
+    assert [r.status for r in runs] == ["optimal"] * 3
+    # 0.5 of 4 MWh of flat load from PV at 0.25 MWh per MW-hour: 2 MW
+    for r in runs:
+        assert r.pv_mw == pytest.approx(2.0, rel=HAND_REL)
+
+
 # ---- typical days ----------------------------------------------------------------------------
 
 SUN = np.where((np.arange(24) >= 6) & (np.arange(24) < 18), 0.5, 0.0)  # 12 h at half power
