@@ -130,23 +130,27 @@ def strategy_options(scn: Scenario, params: AccountingParams, objective: str | N
         low_quantile=o.low_quantile, high_quantile=o.high_quantile)
 
 
-def check_networks(scn: Scenario) -> None:
+def check_networks(scn: Scenario) -> list:
     """Build every site's grid connection once, before any work: a network file that is not
-    pandapower's, or a line or transformer type it does not know, is refused naming it."""
+    pandapower's, or a line or transformer type it does not know, is refused naming it.
+    Returns the networks, one per site (None for a site without one), for its power flows."""
     from models.network import load_network
 
+    nets = []
     for k, site in enumerate(scn.sites):
         if site.grid.network is None:
+            nets.append(None)
             continue
         cfg = site.grid.network
         try:
-            load_network(cfg, scn.base_dir)
+            nets.append(load_network(cfg, scn.base_dir))
         except (FileNotFoundError, ValueError) as err:  # ours: they name the field
             raise ScenarioError(f"sites[{k}].{str(err).splitlines()[0]}") from None
         except Exception as err:  # noqa: BLE001  (pandapower's, on building the radial network)
             raise ScenarioError(
                 f"sites[{k}].grid.network: pandapower cannot build the connection "
                 f"(line_std_type = {cfg.line_std_type!r}: {str(err).splitlines()[0]})") from None
+    return nets
 
 
 def check_run_options(scn: Scenario, name: str, objective: str | None,
@@ -191,7 +195,7 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     check_run_options(scn, name, objective, gti_target, make)
     t0 = time.perf_counter()
     contracts = site_contracts(scn)  # read before any work: a bad profile stops the run here
-    check_networks(scn)  # and a connection that cannot be built
+    nets = check_networks(scn)  # and a connection that cannot be built
     inputs = [build_site_inputs(scn, k) for k in range(len(scn.sites))]
     if scn.fleet is not None:
         inputs, regions, links = fleet_inputs(scn, inputs)
@@ -224,10 +228,10 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
             fleet_block["plan"] = plan
     t2 = time.perf_counter()
     connections = {}
-    for k, (run, site) in enumerate(zip(runs, scn.sites, strict=True)):
-        if site.grid.network is not None:
+    for k, (run, site, net) in enumerate(zip(runs, scn.sites, nets, strict=True)):
+        if net is not None:
             try:
-                flows = connection_flows(run.meters, site, scn.base_dir, scn.slice_minutes)
+                flows = connection_flows(run.meters, site, scn.base_dir, scn.slice_minutes, net)
             except (FileNotFoundError, ValueError) as err:
                 raise ScenarioError(f"sites[{k}].{err}") from None
             run.meters = meters_at_poi(run.meters, flows, scn.slice_minutes,

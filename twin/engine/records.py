@@ -63,26 +63,19 @@ def task_records(inp: SiteInputs, inter_ids: dict[str, int], jobs: list[BatchRec
     arrived = arrived or {}
     end = inp.index + pd.Timedelta(minutes=inp.slice_minutes)
     horizon_end = end[-1]
-    k = list(inter_ids.values())
-    rows = {
-        "task_id": list(inter_ids),
-        "site": [inp.name] * len(k),
-        "kind": ["interactive"] * len(k),
-        "deadline": [end[i] for i in k],
-        "deadline_met": [True] * len(k),
-        "tokens_late": [0.0] * len(k),
-        "overhead_gpu_s": [0.0] * len(k),
-    }
+    # one interactive task per slice that serves any: built as columns, not row by row
+    interactive = pd.DataFrame({
+        "task_id": pd.Series(list(inter_ids), dtype=object), "site": inp.name,
+        "kind": "interactive",
+        "deadline": end[np.fromiter(inter_ids.values(), dtype=np.int64, count=len(inter_ids))],
+        "deadline_met": True, "tokens_late": 0.0, "overhead_gpu_s": 0.0})
+    rows = []
 
     def add(task_id: str, kind: str, deadline_slice: int | None, met: bool, late: float,
             overhead: float) -> None:
-        for col, value in (("task_id", task_id), ("site", arrived.get(task_id, inp.name)),
-                           ("kind", kind),
-                           ("deadline", end[deadline_slice - 1] if deadline_slice
-                            else horizon_end),
-                           ("deadline_met", met), ("tokens_late", late),
-                           ("overhead_gpu_s", overhead)):
-            rows[col].append(value)
+        rows.append((task_id, arrived.get(task_id, inp.name), kind,
+                     end[deadline_slice - 1] if deadline_slice else horizon_end, met, late,
+                     overhead))
 
     for js in jobs:
         add(js.job.job_id, "batch", js.job.deadline_slice, js.end_slice is not None
@@ -94,7 +87,10 @@ def task_records(inp: SiteInputs, inter_ids: dict[str, int], jobs: list[BatchRec
         add(ts.job.job_id, "training", ts.job.deadline_slice, done and not ts.late,
             ts.tokens_late + ts.remaining_tokens if ts.late or not done else 0.0,
             sum(ts.overhead_gpu_s.values()))
-    return pd.DataFrame(rows)
+    if not rows:
+        return interactive
+    others = pd.DataFrame(rows, columns=interactive.columns).astype(interactive.dtypes)
+    return pd.concat([f for f in (interactive, others) if len(f)], ignore_index=True)
 
 
 def join_task_records(records: list[pd.DataFrame]) -> pd.DataFrame:
