@@ -31,6 +31,7 @@ import pandas as pd
 import pvlib
 
 from models import tables
+from models.presets import PRESETS  # noqa: F401  (re-exported: read here by the tests)
 
 IRRADIANCE = ("ghi", "dni", "dhi")
 COLUMNS = ("ghi", "dni", "dhi", "temp_air", "wind_speed", "pressure")
@@ -73,39 +74,6 @@ class SiteWeather:
     def location(self) -> pvlib.location.Location:
         return pvlib.location.Location(self.latitude_deg, self.longitude_deg, tz="UTC",
                                        altitude=self.altitude_m, name=self.source)
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A bundled climate: a file that pvlib distributes and how to read it."""
-
-    file: str
-    format: str
-    year: int
-    wind_speed_height_m: float
-    temperature_height_m: float
-    roughness_length_m: float
-    description: str
-
-
-PROJECT_WEATHER = Path(__file__).resolve().parents[1] / "scenarios" / "weather"
-
-#: Named climates (see the README for where each file comes from).
-PRESETS: dict[str, Preset] = {
-    "greensboro-nc": Preset(
-        "pvlib:723170TYA.CSV", "tmy3", 2023, 10.0, 2.0, 0.1,
-        "humid subtropical, inland: NSRDB TMY3 for Greensboro Piedmont Triad International "
-        "Airport, NC (36.10 N, 79.95 W, 273 m), in the pvlib wheel"),
-    "sand-point-ak": Preset(
-        "pvlib:703165TY.csv", "tmy3", 2023, 10.0, 2.0, 0.03,
-        "windy northern coast: NSRDB TMY3 for Sand Point, Alaska (55.32 N, 160.52 W, 7 m), "
-        "in the pvlib wheel"),
-    "colorado-plateau": Preset(
-        str(PROJECT_WEATHER / "nsrdb_psm4_2023_40.53_-108.54.csv.gz"), "nsrdb_psm4", 2023,
-        2.0, 2.0, 0.05,
-        "sunny high-desert plateau: NSRDB PSM v4 year 2023, 30-minute, for 40.53 N, 108.54 W, "
-        "2,168 m (north-west Colorado), from pvlib's test data (its source distribution)"),
-}
 
 
 def resolve_data_path(file: str, base_dir: Path) -> Path:

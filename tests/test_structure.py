@@ -42,3 +42,18 @@ def test_no_hasattr_outside_the_command_line():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "hasattr":
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert found == []
+
+
+def test_scoring_a_meter_table_imports_no_supply_or_grid_model():
+    # score and verify read meters and a scenario's accounting: importing pvlib (about 1.2 s)
+    # or pandapower (about 3 s) for them was time spent on nothing. A fresh interpreter, since
+    # this one has imported everything already.
+    import subprocess
+    import sys
+
+    code = ("import sys, twin.cli, twin.scenario, twin.site_score, twin.verify; "
+            "print(sorted(m for m in ('pvlib', 'pandapower', 'windpowerlib', 'pyomo') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from gti_core.sources import ALPHA_BANDS
-from models.weather import PRESETS
+from models.presets import PRESETS
 from twin.accounting_schema import AccountingConfig, ContractConfig, SiteAccountingConfig
 from twin.ageing_schema import BatteryAgeingConfig, LifetimeConfig
 from twin.events_schema import (
@@ -53,7 +53,7 @@ class WeatherConfig(_Schema):
     field; fields given next to it override the preset's.
     """
 
-    preset: str | None = Field(None, description="named climate, models.weather.PRESETS")
+    preset: str | None = Field(None, description="named climate, models.presets.PRESETS")
     file: str = Field(description="weather file, a path or pvlib:<bundled file name>")
     format: Literal["tmy3", "tmy2", "epw", "pvgis_tmy", "nsrdb_psm4", "csv"] = Field(
         "tmy3", description="file format, parsed by pvlib.iotools")
