@@ -39,8 +39,9 @@ def main() -> None:
     net = load_network(site.grid.network, scn.base_dir)
     year, year_runs = median_seconds(lambda: year_power_flows(net, fac, q, pv, wind, bess),
                                      REPEATS)
-    with_build, _ = median_seconds(lambda: connection_flows(meters, site, scn.base_dir,
-                                                            scn.slice_minutes), REPEATS)
+    with_build, _ = median_seconds(lambda: connection_flows(
+        meters, site, scn.slice_minutes, load_network(site.grid.network, scn.base_dir)),
+        REPEATS)
     sample = np.linspace(0, len(fac) - 1, BASELINE_SLICES).astype(int)
     facility = net.load.index[net.load["name"] == "facility"][0]
     sgen = {name: net.sgen.index[net.sgen["name"] == name][0] for name in ("pv", "wind", "bess")}

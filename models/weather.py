@@ -31,7 +31,6 @@ import pandas as pd
 import pvlib
 
 from models import tables
-from models.presets import PRESETS  # noqa: F401  (re-exported: read here by the tests)
 
 IRRADIANCE = ("ghi", "dni", "dhi")
 COLUMNS = ("ghi", "dni", "dhi", "temp_air", "wind_speed", "pressure")

@@ -9,30 +9,34 @@ site voltage leaves its band are flagged, never silently corrected.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from gti_core.meters import optional_meter
-from models.network import FlowResults, load_network, year_power_flows
+from models.network import FlowResults, year_power_flows
 from twin.scenario import SiteConfig
+
+if TYPE_CHECKING:
+    import pandapower as pp
 
 #: Slack on limit checks, so that float noise is not a violation [MW] / [fraction].
 LIMIT_TOL_MW = 1e-6
 LOADING_TOL = 1e-9
 
 
-def connection_flows(meters: pd.DataFrame, site: SiteConfig, base_dir,
-                     slice_minutes: int, net=None) -> FlowResults:
+def connection_flows(meters: pd.DataFrame, site: SiteConfig, slice_minutes: int,
+                     net: pp.pandapowerNet) -> FlowResults:
     """Power flows of every slice of one site's meters (site-bus side; backup generation is
-    injected at the site bus with the battery), on ``net`` (the site's connection as
-    :func:`models.network.load_network` built it) or, without it, on one built here."""
+    injected at the site bus with the battery) on ``net``, the site's connection as
+    :func:`models.network.load_network` built it."""
     cfg = site.grid.network
     dt_h = slice_minutes / 60.0
     facility = meters["facility_mwh"].to_numpy(float) / dt_h
     q = facility * np.tan(np.arccos(cfg.facility_power_factor))
     bess = (meters["bess_discharge_mwh"] - meters["bess_charge_mwh"]
             + optional_meter(meters, "backup_mwh")).to_numpy(float) / dt_h
-    net = load_network(cfg, base_dir) if net is None else net
     return year_power_flows(net, facility, q, meters["pv_mwh"].to_numpy(float) / dt_h,
                             meters["wind_mwh"].to_numpy(float) / dt_h, bess)
 

@@ -231,8 +231,8 @@ def simulate(scn: Scenario, strategy: str | None = None, objective: str | None =
     for k, (run, site, net) in enumerate(zip(runs, scn.sites, nets, strict=True)):
         if net is not None:
             try:
-                flows = connection_flows(run.meters, site, scn.base_dir, scn.slice_minutes, net)
-            except (FileNotFoundError, ValueError) as err:
+                flows = connection_flows(run.meters, site, scn.slice_minutes, net)
+            except ValueError as err:
                 raise ScenarioError(f"sites[{k}].{err}") from None
             run.meters = meters_at_poi(run.meters, flows, scn.slice_minutes,
                                        run.resilience.get("grid_up_fraction"))

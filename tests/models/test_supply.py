@@ -16,6 +16,7 @@ from windpowerlib import ModelChain as WplModelChain
 from windpowerlib import WindTurbine
 
 from models import weather
+from models.presets import PRESETS
 from models.pv import pv_ac_power_mw
 from models.wind import weather_for_windpowerlib, wind_farm_power_mw
 from twin.scenario import PVConfig, WindConfig
@@ -30,12 +31,12 @@ PV_CF = {"greensboro-nc": 0.199, "sand-point-ak": 0.118, "colorado-plateau": 0.2
 
 
 def _file(name):
-    p = weather.PRESETS[name]
+    p = PRESETS[name]
     wf = weather.READERS[p.format](weather.resolve_data_path(p.file, Path(".")), p.year)
     return p, wf
 
 
-@pytest.mark.parametrize("name", sorted(weather.PRESETS))
+@pytest.mark.parametrize("name", sorted(PRESETS))
 def test_pv_yield_matches_pvlib_pvwatts_run_directly(name):
     p, wf = _file(name)
     w = weather.load_site_weather(p.file, p.format, p.year, Path("."), 15)

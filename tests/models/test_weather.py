@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from models import weather
+from models.presets import PRESETS
 from tests.conftest import ROOT
 from tests.tolerances import HAND_ATOL
 
@@ -18,9 +19,9 @@ PVGIS_CSV = str(DATA / "pvgis_tmy_45.000_8.000_2005_2023.csv.gz")
 PVGIS_EPW = str(DATA / "pvgis_tmy_45.000_8.000_2005_2023.epw.gz")
 
 
-@pytest.mark.parametrize("name", sorted(weather.PRESETS))
+@pytest.mark.parametrize("name", sorted(PRESETS))
 def test_presets_cover_the_utc_year(name):
-    p = weather.PRESETS[name]
+    p = PRESETS[name]
     w = weather.load_site_weather(p.file, p.format, p.year, Path("."), 15)
     idx = w.frame.index
     assert len(idx) == 35040
@@ -32,7 +33,7 @@ def test_presets_cover_the_utc_year(name):
 
 def test_climates_differ_as_their_places_do():
     def annual(name):
-        p = weather.PRESETS[name]
+        p = PRESETS[name]
         f = weather.load_site_weather(p.file, p.format, p.year, Path("."), 60).frame
         return f["ghi"].sum() / 1000, f["wind_speed"].mean(), f["pressure"].mean()
 
@@ -44,9 +45,9 @@ def test_climates_differ_as_their_places_do():
     assert 77000 < p_d < 81000  # 2,168 m above sea level
 
 
-@pytest.mark.parametrize("name", sorted(weather.PRESETS))
+@pytest.mark.parametrize("name", sorted(PRESETS))
 def test_resampling_conserves_each_intervals_irradiance(name):
-    p = weather.PRESETS[name]
+    p = PRESETS[name]
     path = weather.resolve_data_path(p.file, Path("."))
     wf = weather.READERS[p.format](path, p.year)
     year = weather.calendar_year_utc(wf, p.year)
@@ -92,6 +93,6 @@ def test_bad_weather_input_is_named(tmp_path):
         weather.load_site_weather("nope.csv", "tmy3", 2023, tmp_path, 15)
     with pytest.raises(ValueError, match="weather.year = 2024: a typical year has no 29"):
         weather.load_site_weather("pvlib:723170TYA.CSV", "tmy3", 2024, Path("."), 15)
-    p = weather.PRESETS["colorado-plateau"]
+    p = PRESETS["colorado-plateau"]
     with pytest.raises(ValueError, match="weather.year = 2022: this NSRDB file holds the year"):
         weather.load_site_weather(p.file, p.format, 2022, Path("."), 15)
