@@ -58,23 +58,72 @@ class StorageProvenanceError(ValueError):
     """The meters discharge more than storage holds."""
 
 
-def _draw_fifo(layers: deque, draw: float) -> float:
-    """Take ``draw`` from the oldest layers first; return the green part taken."""
-    green = 0.0
-    while draw > 0.0 and layers:
-        layer = layers[0]
-        size = layer[0] + layer[1]
-        if size <= draw:
-            green += layer[0]
-            draw -= size
-            layers.popleft()
-        else:
-            f = draw / size
-            green += layer[0] * f
-            layer[0] -= layer[0] * f
-            layer[1] -= layer[1] * f
-            draw = 0.0
-    return green
+class _Store:
+    """The store's green and grey content, scaled like the recursion's totals (in units of
+    ``keep**(t+1)``), drawn ``pooled`` (in proportion) or ``fifo`` (oldest charge first, from
+    layers ``[green, grey]``)."""
+
+    def __init__(self, green: float, grey: float, fifo: bool):
+        self.green, self.grey, self.fifo = green, grey, fifo
+        self.layers: deque[list[float]] = deque()
+        if fifo and green + grey > 0.0:
+            self.layers.append([green, grey])
+
+    @property
+    def held(self) -> float:
+        return self.green + self.grey
+
+    def draw(self, draw: float) -> float:
+        """Take ``draw`` out of the store; return its green part."""
+        if self.fifo:
+            green = self._draw_layers(draw)
+            self.green -= green
+            self.grey -= draw - green
+            return green
+        held = self.green + self.grey
+        f = draw / held if held > 0.0 else 0.0
+        green = self.green * f
+        self.green -= green
+        self.grey -= self.grey * f
+        return green
+
+    def _draw_layers(self, draw: float) -> float:
+        """Take ``draw`` from the oldest layers first; return the green part taken."""
+        layers, green = self.layers, 0.0
+        while draw > 0.0 and layers:
+            layer = layers[0]
+            size = layer[0] + layer[1]
+            if size <= draw:
+                green += layer[0]
+                draw -= size
+                layers.popleft()
+            else:
+                f = draw / size
+                green += layer[0] * f
+                layer[0] -= layer[0] * f
+                layer[1] -= layer[1] * f
+                draw = 0.0
+        return green
+
+    def add(self, green: float, grey: float) -> None:
+        """Put a charge in, split green and grey."""
+        self.green += green
+        self.grey += grey
+        if self.fifo:
+            self.layers.append([green, grey])
+
+
+def _charge_heads(base: np.ndarray, it_mwh, nonit_mwh, total_in_mwh, chg: np.ndarray,
+                  it_first: bool) -> tuple[list, list | None]:
+    """The green charge of a slice is an affine function of that slice's green discharge:
+    ``it_first``: ``g_charge = min(max(head + green_out, 0), C)``, ``head = base - it - nonit``;
+    ``pro_rata``: ``g_charge = (head + green_out) * C / total_in``, ``head = base``. Returns
+    ``head`` and (``pro_rata``) ``C / total_in`` per slice."""
+    if it_first:
+        return (base - np.asarray(it_mwh, float) - np.asarray(nonit_mwh, float)).tolist(), None
+    tot = np.asarray(total_in_mwh, dtype=float)
+    cfrac = np.divide(chg, tot, out=np.zeros(len(chg)), where=tot > 0)
+    return base.tolist(), cfrac.tolist()
 
 
 def storage_provenance(
@@ -119,18 +168,9 @@ def storage_provenance(
     keep = 1.0 - params.self_discharge_per_slice
     chg = np.asarray(charge_mwh, dtype=float)
     dis = np.asarray(discharge_mwh, dtype=float)
-    base = np.asarray(base_green_mwh, dtype=float)
-    # The green charge of a slice is an affine function of that slice's green discharge, so
-    # everything but the discharge is computed here, vectorised:
-    # it_first: g_charge = min(max(spare + green_out, 0), C), spare = base - it - nonit
-    # pro_rata: g_charge = (base + green_out) * C / total_in
     it_first = allocation == "it_first"
-    if it_first:
-        head = (base - np.asarray(it_mwh, float) - np.asarray(nonit_mwh, float)).tolist()
-    else:
-        tot = np.asarray(total_in_mwh, dtype=float)
-        head = base.tolist()
-        cfrac = np.divide(chg, tot, out=np.zeros(n), where=tot > 0).tolist()
+    head, cfrac = _charge_heads(np.asarray(base_green_mwh, dtype=float), it_mwh, nonit_mwh,
+                                total_in_mwh, chg, it_first)
     # Pools are kept in units of scale[t] = keep**(t+1), so self-discharge, which shrinks every
     # layer alike, costs nothing, and only slices that charge or discharge need the loop.
     scale = keep ** np.arange(1, n + 1, dtype=float)
@@ -142,39 +182,25 @@ def storage_provenance(
     active = np.flatnonzero((chg > 0.0) | (dis > 0.0))
     g0 = params.initial_soc_mwh * params.initial_green_fraction
     y0 = params.initial_soc_mwh - g0
-    pooled = params.rule == "pooled"
-    # fifo: layers [green, grey], oldest first, scaled like the totals
-    layers: deque[list[float]] = deque()
-    if not pooled and params.initial_soc_mwh > 0.0:
-        layers.append([g0, y0])
-    total_g, total_y = g0, y0
+    store = _Store(g0, y0, fifo=params.rule == "fifo")
     chg_l, dis_l = chg.tolist(), dis.tolist()
-    # Each active slice: draw the discharge from the pools (pooled: in proportion; fifo: oldest
-    # layer first), then add the charge split green/grey. The scaled totals after each active
-    # slice go to gs_l / ys_l, after the initial content at position 0.
+    # Each active slice: draw the discharge from the store, then add the charge split
+    # green/grey. The scaled totals after each active slice go to gs_l / ys_l, after the
+    # initial content at position 0.
     gs_l, ys_l = [g0] * (len(active) + 1), [y0] * (len(active) + 1)
     for j, t in enumerate(active.tolist(), start=1):
         s = sc[t]
         gout = 0.0
         if dis_l[t] > 0.0:
             draw = dis_l[t] / eta_d / s
-            held = total_g + total_y
+            held = store.held
             if draw > held * (1.0 + 1e-12):
                 if (draw - held) * s > POOL_ATOL_MWH:
                     raise StorageProvenanceError(
                         f"slice {t}: bess_discharge_mwh = {dis_l[t]:.6g} draws "
                         f"{(draw - held) * s:.6g} MWh more than storage holds")
                 draw = held
-            if pooled:
-                f = draw / held if held > 0.0 else 0.0
-                green_drawn = total_g * f
-                total_g -= green_drawn
-                total_y -= total_y * f
-            else:
-                green_drawn = _draw_fifo(layers, draw)
-                total_g -= green_drawn
-                total_y -= draw - green_drawn
-            gout = green_drawn * s * eta_d
+            gout = store.draw(draw) * s * eta_d
             out_green[t] = gout
         c = chg_l[t]
         if c > 0.0:
@@ -183,13 +209,9 @@ def storage_provenance(
                 gc = 0.0 if gc < 0.0 else (c if gc > c else gc)
             else:
                 gc = (head[t] + gout) * cfrac[t]
-            add_g, add_y = eta_c * gc / s, eta_c * (c - gc) / s
-            total_g += add_g
-            total_y += add_y
-            if not pooled:
-                layers.append([add_g, add_y])
-        gs_l[j] = total_g
-        ys_l[j] = total_y
+            store.add(eta_c * gc / s, eta_c * (c - gc) / s)
+        gs_l[j] = store.green
+        ys_l[j] = store.grey
     # pools at every slice end: the content after the last active slice so far (scaled), times
     # the decay to this slice
     last = np.searchsorted(active, np.arange(n), side="right")

@@ -1,6 +1,6 @@
 """The house rules of CONVENTIONS.md that a machine can check: files under 600 lines, functions
-under 100 in the twin and the models (gti_core's storage recursion, 121 lines, is the one longer
-function left), and no ability discovered by ``hasattr`` outside the command line."""
+under 100 in the twin and the models, and no ability discovered by ``hasattr`` outside the
+command line."""
 
 from __future__ import annotations
 
