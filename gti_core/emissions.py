@@ -135,7 +135,7 @@ def site_carbon(meters: pd.DataFrame, grid_kg_per_mwh: np.ndarray, storage: Stor
     facility = meters["facility_mwh"].to_numpy(float)
     it = meters["it_mwh"].to_numpy(float)
     return pd.DataFrame({
-        "time": meters["time"].to_numpy(), "ci_location_kg_per_mwh": loc["ci_kg_per_mwh"],
+        "time": meters["time"].array, "ci_location_kg_per_mwh": loc["ci_kg_per_mwh"],
         "ci_market_kg_per_mwh": mkt["ci_kg_per_mwh"],
         "facility_location_kg": facility * loc["ci_kg_per_mwh"].to_numpy(),
         "facility_market_kg": facility * mkt["ci_kg_per_mwh"].to_numpy(),

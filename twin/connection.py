@@ -67,7 +67,7 @@ def flow_table(site: SiteConfig, time: pd.Series, flows: FlowResults) -> pd.Data
     """Per-slice connection results and flags (written as network.parquet)."""
     g, cfg = site.grid, site.grid.network
     table = pd.DataFrame({
-        "time": time.to_numpy(), "site": site.name,
+        "time": time.array, "site": site.name,
         "poi_import_mw": flows.poi_import_mw, "losses_mw": flows.losses_mw,
         "vm_site_pu": flows.vm_site_pu, "vm_poi_pu": flows.vm_poi_pu,
     })

@@ -1,7 +1,7 @@
 """The SimPy engine: sites as components in one environment.
 
-- :mod:`twin.engine.site` - :class:`Site`, whose workload, EMS and meter processes are its
-  methods and whose state is its attributes; it settles each slice through :mod:`models.site`;
+- :mod:`twin.engine.site` - :class:`Site`, whose EMS process is a method and whose state is
+  its attributes; it settles each slice through :mod:`models.site` and records its meter row;
 - :mod:`twin.engine.training` - :class:`TrainingRun`, a training job whose process a pause order
   interrupts;
 - :mod:`twin.engine.batch` - :class:`BatchQueue`, batch jobs served earliest deadline first;
@@ -45,7 +45,7 @@ def simulate_sites(sites: Sequence[tuple[SiteInputs, Strategy]]) -> list[SiteRun
     """
     env = simpy.Environment()
     components = [Site(env, inp, strategy) for inp, strategy in sites]
-    env.run(until=simpy.AllOf(env, [c.meter_process for c in components]))
+    env.run(until=simpy.AllOf(env, [c.ems_process for c in components]))
     return [c.result() for c in components]
 
 
@@ -67,7 +67,7 @@ def simulate_fleet(sites: Sequence[tuple[SiteInputs, Strategy]], regions: list[R
     components = [Site(env, inp, strategy, own_workload=False, planned=plan)
                   for (inp, strategy), plan in zip(sites, shown, strict=True)]
     fleet = Fleet(env, components, regions, links, fleet_strategy)
-    env.run(until=simpy.AllOf(env, [c.meter_process for c in components]))
+    env.run(until=simpy.AllOf(env, [c.ems_process for c in components]))
     return [c.result() for c in components], fleet
 
 

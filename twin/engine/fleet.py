@@ -1,7 +1,7 @@
 """A fleet as a SimPy component: sites in one environment, a router between regions and sites,
 training jobs that migrate and batch jobs sent to another site.
 
-Each slice the :class:`Fleet`'s process (the workload process of every site) lets the sites
+Each slice the :class:`Fleet`'s process (every site's source of demand) lets the sites
 settle the slice that ended, shows the fleet strategy the fleet (:class:`twin.dispatch.fleet.
 FleetView`), routes every region's requests to the sites it reaches within its latency bound
 (each site takes what its GPUs beside the training pool can serve), starts the migrations the

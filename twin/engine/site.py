@@ -1,13 +1,12 @@
-"""A site as a SimPy component: workload, EMS and meter processes are its methods.
+"""A site as a SimPy component: its EMS process is a method.
 
-Every slice the workload process posts the slice's demand (the batch jobs released). The EMS
-process observes the site at the slice start, asks the strategy for setpoints (battery, batch
-GPU-seconds, which training jobs to pause), passes pause and resume orders to the training jobs
-(:class:`twin.engine.training.TrainingRun`, which queue for the GPUs interactive inference's peak
-leaves), and at the slice end settles what happened over ``[start, end)``: training GPU time from
-the jobs' segments, batch work on the GPUs left free, and the bus. The meter process records the
-slice's meter row. The processes talk through SimPy stores; every formula is
-:mod:`models.site`'s.
+Every slice the EMS takes the slice's demand (the batch jobs released; in a fleet, what the
+router posts to the site's SimPy store), observes the site at the slice start, asks the
+strategy for setpoints (battery, batch GPU-seconds, which training jobs to pause), passes pause
+and resume orders to the training jobs (:class:`twin.engine.training.TrainingRun`, which queue
+for the GPUs interactive inference's peak leaves), at the slice end settles what happened over
+``[start, end)``: training GPU time from the jobs' segments, batch work on the GPUs left free,
+and the bus, and records the slice's meter row. Every formula is :mod:`models.site`'s.
 
 Settling takes an interval, not a slice index alone, so that a process which interrupts another
 in the middle of a slice (a fault, a demand-response call) can settle each part.
@@ -52,7 +51,7 @@ class RoutedRequests:
 
 @dataclass(frozen=True)
 class Demand:
-    """What the workload process (or a fleet's router) posts at a slice start."""
+    """A slice's demand: what a site releases itself, or a fleet's router posts."""
 
     k: int
     released: tuple[BatchJob, ...]
@@ -119,8 +118,8 @@ class Site:
                 raise SimulationError(
                     f"training job {tj.job_id}: needs {tj.gpus} GPUs, but only {pool} of "
                     f"{inp.gpus} are left beside interactive inference's peak")
-        self.demand = simpy.Store(env, capacity=1)
-        self.readings = simpy.Store(env, capacity=1)
+        self.own_workload = own_workload
+        self.demand = simpy.Store(env, capacity=1)  # posted by a fleet's router
         self.gpus = simpy.Container(env, capacity=max(pool, 1), init=max(pool, 1))
         self.events: list[tuple[str, float]] = []
         self.task_rows: list[tuple[str, int, float, float, float]] = []
@@ -157,10 +156,7 @@ class Site:
         self.supply = Supply(inp, self.avail)
         self.in_slice = False
         self.running: _Running | None = None  # the slice being run
-        if own_workload:
-            env.process(self.workload())
         self.ems_process = env.process(self.ems())
-        self.meter_process = env.process(self.meter())
         if inp.events.any:
             EventProcesses(env, self.avail, self.log, self.settle_now, self.interrupt,
                            self.dr_baseline)
@@ -201,16 +197,20 @@ class Site:
                 (f"{r.region}@{inp.name}-interactive-{k:06d}", j, r.tokens_in, r.tokens_out))
 
     # --- processes -------------------------------------------------------------------------
-    def workload(self):
-        for k in range(self.inp.n):
-            yield self.demand.put(Demand(k, tuple(self.releases.get(k, ()))))
-            yield self.env.timeout(self.inp.slice_s)
+    def next_demand(self, k: int):
+        """Slice ``k``'s demand: its own (the batch jobs released), or what a fleet's router
+        posts. Its own is taken after whatever else happens at this instant, as a posted
+        demand is."""
+        if self.own_workload:
+            yield self.env.timeout(0)
+            return Demand(k, tuple(self.releases.get(k, ())))
+        return (yield self.demand.get())
 
     def ems(self):
         env = self.env
-        for _ in range(self.inp.n):
-            d = yield self.demand.get()
-            k, t0 = d.k, env.now
+        for k in range(self.inp.n):
+            d = yield from self.next_demand(k)
+            t0 = env.now
             if d.routed:
                 self.serve_routed(k, d.routed)
             self.batch.release(d.released, env.now)
@@ -227,7 +227,7 @@ class Site:
             sp = self.strategy.decide(obs)
             self.decide_s += time.perf_counter() - t_decide
             row = yield from self.run_slice(k, t0, obs, sp)
-            yield self.readings.put((k, row))
+            self.record(k, row)
 
     def run_slice(self, k: int, t0: float, obs: Observation, sp: Setpoints):
         """Run slice ``k`` from ``t0``: settle it whole, or in parts where an event changes the
@@ -286,11 +286,10 @@ class Site:
         self.supply.dr[call] = [baseline, 0.0]
         return baseline
 
-    def meter(self):
-        for _ in range(self.inp.n):
-            k, row = yield self.readings.get()
-            self.meter_table[k] = row.values()
-            self.soc_trace[k] = self.soc_mwh
+    def record(self, k: int, row: physics.MeterRow) -> None:
+        """The meter: slice ``k``'s row and the state of charge at its end."""
+        self.meter_table[k] = row.values()
+        self.soc_trace[k] = self.soc_mwh
 
     # --- the EMS's view and the slice's settlement ------------------------------------------
     def training_status(self, k: int) -> tuple[TrainingStatus, ...]:
