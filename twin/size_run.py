@@ -18,6 +18,7 @@ from twin.optimize.sizing import (
     Plant,
     Sizer,
     SizingResult,
+    fixed_plant_solver,
     per_mw_profiles,
     sizing_costs,
 )
@@ -114,11 +115,13 @@ class SizingProblem:
 
     def full_check(self, res: SizingResult, tp, solver: SolverSettings) -> dict:
         """A typical-day plant dispatched over every day by the chronological LP with its
-        capacities fixed: planned against full-horizon cost and GTI, and the method that
-        solved it (``full_solver``: ``simplex`` where HiPO stalled and dual simplex took over,
-        :meth:`twin.optimize.highs.CompiledLP.solve`)."""
+        capacities fixed (solved as :func:`twin.optimize.sizing.fixed_plant_solver` says):
+        planned against full-horizon cost and GTI, and the method that solved it
+        (``full_solver``: ``simplex`` where the interior point stalled and dual simplex took
+        over, :meth:`twin.optimize.highs.CompiledLP.solve`)."""
         whole = Sizer(self.d, self.cf_pv, self.cf_wind, self.costs, res.method, res.target,
-                      solver=solver, fixed=Plant.of(res), **self.storage).solve(res.target)
+                      solver=fixed_plant_solver(solver), fixed=Plant.of(res),
+                      **self.storage).solve(res.target)
         ok = whole.status == "optimal"
         return {"typical_days": tp.k, "days": tp.days, "target": res.target,
                 "planned_cost": res.annual_cost, "full_cost": whole.annual_cost,

@@ -13,7 +13,7 @@ from tests.conftest import SCENARIOS
 from tests.tolerances import HAND_REL, LP_ATOL
 from tests.twin.optimize.test_optimizer import four_hours
 from twin.optimize.highs import METHODS, SolverSettings
-from twin.optimize.sizing import Sizer, SizingCosts, TechCost, crf
+from twin.optimize.sizing import Sizer, SizingCosts, TechCost, crf, fixed_plant_solver
 from twin.scenario import load
 from twin.size_run import parse_frontier, size
 
@@ -118,6 +118,15 @@ def test_a_solve_that_hits_the_time_limit_says_so_instead_of_failing():
         assert r.status.startswith(f"not solved: HiGHS ({method}) returned Time limit reached "
                                    "(time limit 0.0 s)")
         assert np.isnan(r.annual_cost) and s.lp.cold_restarts == 0
+
+
+def test_a_fixed_plant_is_dispatched_by_ipx_where_sizing_runs_hipo():
+    # HiPO stalls on the chronological LP with the capacities fixed (issue 18); the check of a
+    # typical-day plant keeps the user's threads and time limit
+    asked = SolverSettings("hipo", threads=2, time_limit_s=30.0)
+    assert fixed_plant_solver(asked) == SolverSettings("ipx", threads=2, time_limit_s=30.0)
+    for method in ("ipx", "simplex"):
+        assert fixed_plant_solver(SolverSettings(method)) == SolverSettings(method)
 
 
 def test_solves_may_ask_for_other_thread_counts_in_one_process():
