@@ -34,7 +34,10 @@ def size_cmd(
     for_strategy: bool = typer.Option(
         False, "--for-strategy",
         help="raise the planned target until --strategy reaches the target in simulation"),
-    solver: str = typer.Option("hipo", "--solver", help="hipo, ipx or simplex"),
+    solver: str = typer.Option(
+        "hipo", "--solver",
+        help="hipo, ipx or simplex (with hipo, a typical-day plant's check over every day "
+             "runs ipx)"),
     threads: int = typer.Option(1, "--threads", help="HiGHS threads"),
     time_limit: float = typer.Option(600.0, "--time-limit", help="HiGHS limit per solve [s]"),
     survive_hours: float | None = typer.Option(
