@@ -127,7 +127,7 @@ class Fleet:
                 env.process(self.migrate(self.runs[job_id], dest))
             released = self.move_batch(k, view.released, batch)
             for name, site in self.sites.items():
-                yield site.demand.put(Demand(k, tuple(released[name]), tuple(routed[name])))
+                yield site.demand.put(Demand(tuple(released[name]), tuple(routed[name])))
             yield env.timeout(self.slice_s)
 
     def migrate(self, run: TrainingRun, dest: str):

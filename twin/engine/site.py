@@ -51,9 +51,9 @@ class RoutedRequests:
 
 @dataclass(frozen=True)
 class Demand:
-    """A slice's demand: what a site releases itself, or a fleet's router posts."""
+    """A slice's demand: what a site releases itself, or a fleet's router posts (one a
+    slice, in order)."""
 
-    k: int
     released: tuple[BatchJob, ...]
     routed: tuple[RoutedRequests, ...] = ()
 
@@ -99,7 +99,7 @@ class Site:
     strategy : Strategy
         Asked for setpoints once per slice; prepared here.
     own_workload : bool
-        Post its own demand every slice; False in a fleet, whose router posts it.
+        Take its own demand every slice; False in a fleet, whose router posts it.
     planned : SiteInputs, optional
         What a strategy that plans ahead is shown (in a fleet: the inputs with the requests
         the router will send); ``inp`` when omitted.
@@ -203,7 +203,7 @@ class Site:
         demand is."""
         if self.own_workload:
             yield self.env.timeout(0)
-            return Demand(k, tuple(self.releases.get(k, ())))
+            return Demand(tuple(self.releases.get(k, ())))
         return (yield self.demand.get())
 
     def ems(self):

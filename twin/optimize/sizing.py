@@ -69,8 +69,9 @@ def fixed_plant_solver(solver: SolverSettings) -> SolverSettings:
 
     With the capacities fixed HiPO's augmented system often stalls on the default scenario's
     hourly year and dual simplex takes over: the 32-day medoid plant's check took 149 to 225 s
-    that way, the 64-day plant's 78 s (HiPO) and once 300 s. IPX solves them in 90 s and 60 s,
-    and the optimum's plant in 78 s (one run each, issue 18)."""
+    that way, the 64-day plant's 78 s (HiPO) and once 300 s. IPX solved the 32- and 64-day
+    medoid plants in 90 s and 60-67 s (two runs each, one in ``sizing.json``), the 32-day
+    value-distribution plant in 83 s and the optimum's plant in 78 s (one run each; issue 18)."""
     return replace(solver, method="ipx") if solver.method == "hipo" else solver
 
 
