@@ -96,3 +96,40 @@ def test_bad_weather_input_is_named(tmp_path):
     p = PRESETS["colorado-plateau"]
     with pytest.raises(ValueError, match="weather.year = 2022: this NSRDB file holds the year"):
         weather.load_site_weather(p.file, p.format, 2022, Path("."), 15)
+
+
+def test_a_sites_location_computes_the_sun_once_for_the_same_times_and_weather(monkeypatch):
+    # the site's PV and the grid's reference PV run ModelChains on the same weather: pvlib's
+    # SPA (0.28 s a year at 15 minutes) runs once for them, and gives what pvlib gives
+    import pvlib
+
+    calls = []
+    real = pvlib.solarposition.get_solarposition
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pvlib.solarposition, "get_solarposition", counting)
+    site = weather.SiteLocation(36.1, -79.9, tz="UTC", altitude=270.0)
+    times = pd.date_range("2018-06-01 00:07:30", periods=96, freq="15min", tz="UTC")
+    temp = pd.Series(np.linspace(10.0, 30.0, 96), index=times)
+    first = site.get_solarposition(times, temperature=temp, method="nrel_numpy")
+    first["zenith"] = 0.0  # a caller that changes its copy changes nothing kept
+    again = site.get_solarposition(times, temperature=temp.copy(), method="nrel_numpy")
+    assert len(calls) == 1
+    plain = pvlib.location.Location(36.1, -79.9, tz="UTC", altitude=270.0)
+    pd.testing.assert_frame_equal(
+        again, plain.get_solarposition(times, temperature=temp, method="nrel_numpy"))
+    # other weather, other times or another method: computed again
+    site.get_solarposition(times, temperature=temp + 1.0, method="nrel_numpy")
+    site.get_solarposition(times + pd.Timedelta(minutes=15), temperature=temp,
+                           method="nrel_numpy")
+    site.get_solarposition(times, temperature=temp, method="ephemeris")
+    assert len(calls) == 1 + 1 + 3  # the first, the plain Location's and the three above
+
+
+def test_a_site_weathers_location_is_one_object():
+    w = weather.SiteWeather(pd.DataFrame(), 36.1, -79.9, 270.0, -5.0, "test")
+    assert w.location is w.location
+    assert isinstance(w.location, weather.SiteLocation) and w.location.altitude == 270.0
