@@ -80,7 +80,7 @@ class _Store:
             self.green -= green
             self.grey -= draw - green
             return green
-        held = self.green + self.grey
+        held = self.held
         f = draw / held if held > 0.0 else 0.0
         green = self.green * f
         self.green -= green

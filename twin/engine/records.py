@@ -90,7 +90,9 @@ def task_records(inp: SiteInputs, inter_ids: dict[str, int], jobs: list[BatchRec
     if not rows:
         return interactive
     others = pd.DataFrame(rows, columns=interactive.columns).astype(interactive.dtypes)
-    return pd.concat([f for f in (interactive, others) if len(f)], ignore_index=True)
+    if interactive.empty:  # concatenating an empty frame would cast the others' dtypes
+        return others
+    return pd.concat([interactive, others], ignore_index=True)
 
 
 def join_task_records(records: list[pd.DataFrame]) -> pd.DataFrame:
