@@ -12,7 +12,7 @@ import pandas as pd
 from twin.inputs import build_site_inputs
 from twin.optimize.data import horizon_data
 from twin.optimize.highs import SolverSettings
-from twin.optimize.periods import typical_days
+from twin.optimize.periods import local_day_start, typical_days
 from twin.optimize.sizing import (
     SIZING_SOLVER,
     Plant,
@@ -100,14 +100,17 @@ class SizingProblem:
     def sizer(self, method: str, target: float, solver: SolverSettings,
               typical: int | None = None, representation: str = "medoid"
               ) -> tuple[Sizer, object]:
-        """The chronological sizer, or (``typical``) the typical-day one, each day represented
-        by tsam's ``representation``, and its clustering."""
+        """The chronological sizer, or (``typical``) the typical-day one, each of the site's
+        local days (from local midnight) represented by tsam's ``representation``, and its
+        clustering."""
         if typical is None:
             return Sizer(self.d, self.cf_pv, self.cf_wind, self.costs, method, target,
                          solver=solver, **self.storage), None
+        start = self.inp.index[0]
         try:
-            tp, d_tp, pv_tp, wind_tp = typical_days(self.d, self.cf_pv, self.cf_wind, typical,
-                                                    self.inp.index[0], representation)
+            tp, d_tp, pv_tp, wind_tp = typical_days(
+                self.d, self.cf_pv, self.cf_wind, typical, start, representation,
+                local_day_start(start, self.inp.utc_offset_h, self.d.dt_h))
         except ValueError as err:
             raise ScenarioError(str(err)) from None
         return Sizer(d_tp, pv_tp, wind_tp, self.costs, method, target, solver=solver,

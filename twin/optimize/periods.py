@@ -7,6 +7,17 @@ medoid representation, rescaled so that each profile keeps its mean over the hor
 ``preserve_column_means``): the sized plant sees the year's PV and wind energy, not the
 medoids'.
 
+**The days are the site's local days** (``first_slice``: the horizon's first local midnight,
+:func:`local_day_start`), not UTC ones: a day of a site west of Greenwich cut at UTC midnight
+ends in its own evening, so the evening's discharge of the afternoon's solar charge falls in
+the next real day, another typical day, and every member of that cluster must discharge alike
+whatever its previous day stored; the workload's day (its daily cycle, weekends, batch work
+released at local midnight and due within the day) is cut in two the same way. The horizon is
+read as a cycle, as the chronological LP reads it (its store ends where it started): the last
+local day runs on into the first slices. Measured on the default scenario (issue 18), the
+plants of 32, 48 and 128 local typical days cost 4.0, 0.8 and 0.6 % more than the
+chronological optimum over every day, those of UTC days 6.0, 3.6 and 1.7 %.
+
 What the typical days cannot hold, and how it is handled:
 
 - **Storage** is linked across the chronological days the way Kotzur et al. (2018, "Time series
@@ -32,6 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.workloads import local_hours
 from twin.optimize.data import HorizonData
 
 
@@ -49,6 +61,9 @@ class TypicalDays:
         Real day whose workload each typical day uses (length ``k``).
     rmse : dict of str to float
         tsam's root-mean-square error of each normalised profile over the horizon.
+    first_slice : int
+        Horizon slice at which real day 0 begins: real day ``j`` is slices ``first_slice + j *
+        per_day`` onwards, the last one running on into the horizon's first slices.
     """
 
     per_day: int
@@ -56,6 +71,7 @@ class TypicalDays:
     weights: np.ndarray
     medoids: np.ndarray
     rmse: dict
+    first_slice: int = 0
 
     @property
     def k(self) -> int:
@@ -68,6 +84,18 @@ class TypicalDays:
     def slice_weights(self) -> np.ndarray:
         """Real days per slice of the typical-day horizon (each slice of day k: weights[k])."""
         return np.repeat(self.weights, self.per_day)
+
+
+def local_day_start(start: pd.Timestamp, utc_offset_h: float, dt_h: float) -> int:
+    """The slice of a horizon starting at ``start`` (UTC) at which the first local day begins:
+    the first slice that starts at the site's local midnight (``utc_offset_h``: local standard
+    time, as the workload's), or that holds it where the offset is not a whole number of
+    slices."""
+    minutes = round(dt_h * 60)
+    per_day = int(round(24.0 / dt_h))
+    index = pd.date_range(start, periods=per_day, freq=f"{minutes}min")
+    start_h = local_hours(index, utc_offset_h, minutes) - minutes / 120.0  # local start hour
+    return int(np.argmin(np.mod(-start_h, 24.0)))
 
 
 def rigid_training(d: HorizonData) -> tuple[np.ndarray, np.ndarray]:
@@ -107,10 +135,12 @@ def _nearest_members(values: np.ndarray, assign: np.ndarray, rep: np.ndarray) ->
 
 
 def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
-                 start: pd.Timestamp | None = None, representation: str = "medoid"
-                 ) -> tuple[TypicalDays, HorizonData, np.ndarray, np.ndarray]:
+                 start: pd.Timestamp | None = None, representation: str = "medoid",
+                 first_slice: int = 0) -> tuple[TypicalDays, HorizonData, np.ndarray,
+                                                np.ndarray]:
     """Cluster the horizon's days into ``k`` typical days, each represented by tsam's
-    ``representation`` (one of :data:`REPRESENTATIONS`).
+    ``representation`` (one of :data:`REPRESENTATIONS`); the days begin at slice
+    ``first_slice`` of every 24 hours (the site's local midnight, :func:`local_day_start`).
 
     Returns
     -------
@@ -132,12 +162,20 @@ def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
     if representation not in REPRESENTATIONS:
         raise ValueError(f"--representation = {representation!r}: must be one of "
                          f"{list(REPRESENTATIONS)}")
+    if not 0 <= first_slice < per_day:
+        raise ValueError(f"first slice of a day = {first_slice}: must lie between 0 and "
+                         f"{per_day - 1}")
+    # the horizon's slices in real-day order: day j is order[j * per_day:(j + 1) * per_day]
+    order = (np.arange(d.n) + first_slice) % d.n
     train_it, train_gpu_s = rigid_training(d)
+    minutes = round(d.dt_h * 60)
     profiles = pd.DataFrame({
         "pv": cf_pv, "wind": cf_wind, "price": d.price_usd_per_mwh, "grid_share": d.grid_share,
         "nonit": d.nonit_per_it, "it_base": d.it_base_mwh + train_it,
         "free_gpu_s": np.maximum(d.free_gpu_s - train_gpu_s, 0.0),
-    }, index=pd.date_range(start or "2001-01-01", periods=d.n, freq=f"{round(d.dt_h * 60)}min"))
+    }).iloc[order].set_index(pd.date_range(
+        pd.Timestamp(start or "2001-01-01") + pd.Timedelta(minutes=first_slice * minutes),
+        periods=d.n, freq=f"{minutes}min"))
     # a profile that never changes (no wind, a flat price) carries no information and
     # tsam's normalisation divides by its range: keep it out of the clustering
     varying = [c for c in profiles if np.ptp(profiles[c].to_numpy()) > 0.0]
@@ -159,12 +197,14 @@ def typical_days(d: HorizonData, cf_pv: np.ndarray, cf_wind: np.ndarray, k: int,
         medoids = _nearest_members(norm.reshape(days, -1), assign,
                                    rep_norm.reshape(k, -1))
     # each typical day's batch work is its medoid's, scaled to the horizon's total
-    slices = np.concatenate([np.arange(m * per_day, (m + 1) * per_day) for m in medoids])
+    slices = order[np.concatenate([np.arange(m * per_day, (m + 1) * per_day)
+                                   for m in medoids])]
     rel, may_wait = d.release_gpu_s[slices], d.not_due_gpu_s[slices]
     represented = float(np.repeat(weights, per_day) @ rel)
     scale = float(d.release_gpu_s.sum()) / represented if represented > 0 else 0.0
     tp = TypicalDays(per_day=per_day, assignments=assign, weights=weights, medoids=medoids,
-                     rmse={c: float(v) for c, v in agg.accuracy.rmse.items()})
+                     rmse={c: float(v) for c, v in agg.accuracy.rmse.items()},
+                     first_slice=first_slice)
     data = dataclasses.replace(
         d, pv_avail_mwh=col["pv"] * d.dt_h, wind_avail_mwh=col["wind"] * d.dt_h,
         it_base_mwh=col["it_base"], nonit_per_it=col["nonit"], free_gpu_s=col["free_gpu_s"],
