@@ -21,7 +21,8 @@ def size_cmd(
     resolution: int = typer.Option(60, "--resolution", help="sizing slice length: 15, 30, 60"),
     horizon_days: int | None = typer.Option(None, "--horizon-days", help="size on N days"),
     typical: int | None = typer.Option(None, "--typical-days",
-                                       help="size on K typical days (tsam), linked storage"),
+                                       help="size on K typical days (tsam; the site's local "
+                                       "days), linked storage"),
     representation: str = typer.Option(
         "medoid", "--representation",
         help="typical days: medoid, mean, distribution or distribution_minmax (tsam)"),
