@@ -14,11 +14,14 @@ Recorded (HiGHS 1.15 through highspy; HiPO from highspy-extras):
 - ``typical_days``: K typical days (tsam, :func:`twin.optimize.periods.typical_days`, the
   site's local days), the plant dispatched over every day of the year by the chronological LP
   with its capacities fixed (``check_*``, ``check_solver`` the method that solved it), against
-  the chronological optimum: cost and time.
+  the chronological optimum: cost and time;
+- ``day_cut``: on :data:`DAY_CUT`'s scenarios, typical days cut at UTC midnight
+  (``first_slice`` 0) against the site's local midnight, each against its scenario's hourly
+  year solved once in the same process.
 
-``--only hourly_year`` or ``--only typical_days`` measures that part alone and keeps the rest;
-typical days alone are set against one solve of the hourly year in the same process
-(``typical_days_against``), run first.
+``--only PART`` (``hourly_year``, ``typical_days`` or ``day_cut``) measures that part alone and
+keeps the rest; typical days alone are set against one solve of the hourly year in the same
+process (``typical_days_against``), run first.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ REPEATS = 3
 OTHER_LIMIT_S = 180.0
 QUARTER_LIMIT_S = 600.0
 TYPICAL = ((32, "medoid"), (48, "medoid"), (64, "medoid"), (32, "distribution"))
+#: Scenarios and typical-day counts on which UTC days are set against local days.
+DAY_CUT = (("western_hub", (32, 48)), ("colorado_desert", (32, 48)))
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "western_hub.yaml"
 
 
@@ -89,15 +94,19 @@ def solve_year(p, solver: SolverSettings, removed_rows: bool = False) -> dict:
             **plant(r), "_result": r}
 
 
-def typical(p, k: int, representation: str, optimum_usd: float, chrono_s: float) -> dict:
+def typical(p, k: int, representation: str, optimum_usd: float, chrono_s: float,
+            first_slice: int | None = None) -> dict:
+    """K typical days (from the site's local midnight, or from slice ``first_slice`` of each
+    day), the plant checked over every day, against the chronological optimum."""
     t0 = time.perf_counter()
     s, tp = p.sizer("slice", TARGET, sizing.SIZING_SOLVER, typical=k,
-                    representation=representation)
+                    representation=representation, first_slice=first_slice)
     r = s.solve(TARGET)
     took = time.perf_counter() - t0
     check = p.full_check(r, tp, sizing.SIZING_SOLVER)
     full = check["full_cost"]
-    return {"typical_days": k, "representation": representation, "slices": k * tp.per_day,
+    return {"typical_days": k, "representation": representation, "first_slice": tp.first_slice,
+            "slices": k * tp.per_day,
             "tsam_build_and_solve_s": round(took, 2),
             "highs_s": round(r.solve_s, 2), **plant(r), "planned_gti": _r(r.planned_gti, 4),
             "check_status": check["full_status"], "check_annual_cost_musd": _r(full / 1e6, 3),
@@ -122,8 +131,24 @@ def hourly_year(hourly) -> tuple[dict, SizingResult, float]:
             runs[0]["_result"], median_total_s)
 
 
+def day_cut() -> dict:
+    """Typical days cut at UTC midnight against the site's local midnight, on the scenarios
+    of :data:`DAY_CUT`: the hourly year solved once (the reference), then K medoid typical days
+    each way, each plant checked over every day."""
+    out = {}
+    for name, ks in DAY_CUT:
+        p = sizing_problem(load(SCENARIO.parent / f"{name}.yaml"), 0, 60, None)
+        year = solve_year(p, sizing.SIZING_SOLVER)
+        optimum = year.pop("_result")
+        chrono_s = year["build_and_pass_s"] + year["highs_s"]
+        out[name] = {"utc_offset_h": p.inp.utc_offset_h, "hourly_year": year, "typical_days": [
+            typical(p, k, "medoid", optimum.annual_cost, chrono_s, first_slice=first)
+            for k in ks for first in (0, None)]}
+    return out
+
+
 #: The parts ``--only`` measures alone, the others kept from the last record.
-ALONE = ("hourly_year", "typical_days")
+ALONE = ("hourly_year", "typical_days", "day_cut")
 
 
 def only(part: str, hourly) -> None:
@@ -140,6 +165,8 @@ def only(part: str, hourly) -> None:
     if part == "hourly_year":
         last["hourly_year_before"] = last["hourly_year"]
         last["hourly_year"] = hourly_year(hourly)[0]
+    elif part == "day_cut":
+        last["day_cut"] = day_cut()
     else:
         year = solve_year(hourly, sizing.SIZING_SOLVER)
         optimum = year.pop("_result")
@@ -173,11 +200,12 @@ def main() -> None:
                     for k, rep in TYPICAL]
     quarter = _strip(solve_year(sizing_problem(scn, 0, 15, None),
                                 SolverSettings("hipo", time_limit_s=QUARTER_LIMIT_S)))
+    cut = day_cut()
     path = record("sizing", {
         "what": __doc__.split("\n\n")[0], "target": TARGET,
         "hourly_year": year,
         "solvers": others, "lean_lp": lean, "typical_days": typical_days,
-        "quarter_hour_year": quarter})
+        "quarter_hour_year": quarter, "day_cut": cut})
     print(path.read_text())
 
 

@@ -98,19 +98,20 @@ class SizingProblem:
     storage: dict
 
     def sizer(self, method: str, target: float, solver: SolverSettings,
-              typical: int | None = None, representation: str = "medoid"
-              ) -> tuple[Sizer, object]:
+              typical: int | None = None, representation: str = "medoid",
+              first_slice: int | None = None) -> tuple[Sizer, object]:
         """The chronological sizer, or (``typical``) the typical-day one, each of the site's
-        local days (from local midnight) represented by tsam's ``representation``, and its
-        clustering."""
+        local days (from local midnight; from slice ``first_slice`` of each day where given)
+        represented by tsam's ``representation``, and its clustering."""
         if typical is None:
             return Sizer(self.d, self.cf_pv, self.cf_wind, self.costs, method, target,
                          solver=solver, **self.storage), None
         start = self.inp.index[0]
+        if first_slice is None:
+            first_slice = local_day_start(start, self.inp.utc_offset_h, self.d.dt_h)
         try:
             tp, d_tp, pv_tp, wind_tp = typical_days(
-                self.d, self.cf_pv, self.cf_wind, typical, start, representation,
-                local_day_start(start, self.inp.utc_offset_h, self.d.dt_h))
+                self.d, self.cf_pv, self.cf_wind, typical, start, representation, first_slice)
         except ValueError as err:
             raise ScenarioError(str(err)) from None
         return Sizer(d_tp, pv_tp, wind_tp, self.costs, method, target, solver=solver,
@@ -126,7 +127,8 @@ class SizingProblem:
                       solver=fixed_plant_solver(solver), fixed=Plant.of(res),
                       **self.storage).solve(res.target)
         ok = whole.status == "optimal"
-        return {"typical_days": tp.k, "days": tp.days, "target": res.target,
+        return {"typical_days": tp.k, "days": tp.days, "first_slice": tp.first_slice,
+                "target": res.target,
                 "planned_cost": res.annual_cost, "full_cost": whole.annual_cost,
                 "cost_error": (res.annual_cost - whole.annual_cost) / whole.annual_cost
                 if ok else None, "planned_gti": res.planned_gti, "full_gti": whole.planned_gti,

@@ -198,6 +198,8 @@ def test_size_on_typical_days_prints_the_check_against_every_day(tmp_path):
     assert "check against the full horizon (6 days) at this plant" in r.stdout
     check = json.loads((out / "summary.json").read_text())["full_check"]
     assert check["typical_days"] == 3 and check["days"] == 6
+    # hourly days from Greensboro's local midnight, 05:00 UTC
+    assert check["first_slice"] == 5
     assert check["full_status"] == "optimal" and check["full_cost"] > 0
     # which method solved the check, and in what time: IPX where sizing runs HiPO (dual
     # simplex where IPX stalled)

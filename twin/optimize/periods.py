@@ -16,7 +16,9 @@ released at local midnight and due within the day) is cut in two the same way. T
 read as a cycle, as the chronological LP reads it (its store ends where it started): the last
 local day runs on into the first slices. Measured on the default scenario (issue 18), the
 plants of 32, 48 and 128 local typical days cost 4.0, 0.8 and 0.6 % more than the
-chronological optimum over every day, those of UTC days 6.0, 3.6 and 1.7 %.
+chronological optimum over every day, those of UTC days 6.0, 3.6 and 1.7 %; on
+colorado_desert (UTC-7), 32 and 48 days 2.8 and 2.6 % against 8.1 and 5.3 %
+(``benchmarks/sizing.py``, ``day_cut``).
 
 What the typical days cannot hold, and how it is handled:
 
