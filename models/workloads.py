@@ -101,7 +101,11 @@ def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
     """
     per_day = int(round(1440 / slice_minutes))
     hours = local_hours(index, utc_offset_h, slice_minutes) - slice_minutes / 120.0
-    release = np.flatnonzero(np.isclose(np.mod(hours, 24.0), cfg.release_local_hour))
+    # the slice that starts at the release hour, or the first after it where the UTC offset
+    # is not a whole number of slices (UTC+5:30 at 60 minutes: 00:30 local); 1e-9 h absorbs
+    # the rounding of slice starts that lie on the hour
+    after = np.mod(hours - cfg.release_local_hour + 1e-9, 24.0)
+    release = np.flatnonzero(after < slice_minutes / 60.0)
     cum = np.concatenate(([0.0], np.cumsum(interactive_out)))
     n = len(index)
     deadline_slices = int(round(cfg.deadline_h * 60 / slice_minutes))

@@ -73,6 +73,27 @@ def test_batch_jobs_one_per_day_sized_from_the_next_24h():
     assert jobs[2].tokens_out == 0.25 * 76 * 100
 
 
+def test_batch_jobs_are_released_where_local_midnight_falls_within_a_slice():
+    # UTC+5:30 (India): no hourly slice starts at local midnight. Matching slice starts to
+    # the release hour exactly released no batch work at all; the first slice after it,
+    # 19:00 UTC (00:30 local), releases each day's job. At 15 minutes midnight is 18:30 UTC.
+    cfg = BatchConfig(share_of_interactive=0.25, release_local_hour=0, deadline_h=24,
+                      input_tokens_per_output_token=4.0)
+    hourly = pd.date_range("2023-01-01", periods=72, freq="60min", tz="UTC")
+    jobs = workloads.daily_batch_jobs(hourly, np.full(72, 100.0), cfg, utc_offset_h=5.5,
+                                      slice_minutes=60, site="s")
+    assert [j.release_slice for j in jobs] == [19, 43, 67]
+    quarter = pd.date_range("2023-01-01", periods=96 * 2, freq="15min", tz="UTC")
+    jobs = workloads.daily_batch_jobs(quarter, np.full(192, 100.0), cfg, utc_offset_h=5.5,
+                                      slice_minutes=15, site="s")
+    assert [j.release_slice for j in jobs] == [74, 170]
+    # Nepal, UTC+5:45, at 30 minutes: midnight is 18:15 UTC, the 18:30 slice releases
+    half = pd.date_range("2023-01-01", periods=96, freq="30min", tz="UTC")
+    jobs = workloads.daily_batch_jobs(half, np.full(96, 100.0), cfg, utc_offset_h=5.75,
+                                      slice_minutes=30, site="s")
+    assert [j.release_slice for j in jobs] == [37, 85]
+
+
 def test_grid_signals():
     idx = pd.date_range("2023-01-02 00:00", periods=24, freq="60min", tz="UTC")  # a Monday
     price = grid.tou_price_usd_per_mwh(idx, TariffConfig(), utc_offset_h=0.0)
