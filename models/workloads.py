@@ -26,6 +26,16 @@ def local_hours(index: pd.DatetimeIndex, utc_offset_h: float, slice_minutes: int
     return (mid - mid[0].normalize()).total_seconds().to_numpy() / 3600.0
 
 
+def first_slices_at(index: pd.DatetimeIndex, utc_offset_h: float, slice_minutes: int,
+                    local_hour: float) -> np.ndarray:
+    """Each day's first slice that starts at ``local_hour`` local standard time, or the first
+    after it where no slice starts on it (UTC+5:30 at 60 minutes: 00:30 for midnight)."""
+    start_h = local_hours(index, utc_offset_h, slice_minutes) - slice_minutes / 120.0
+    # 1e-9 h absorbs the rounding of slice starts that lie on the hour
+    after = np.mod(start_h - local_hour + 1e-9, 24.0)
+    return np.flatnonzero(after < slice_minutes / 60.0)
+
+
 def interactive_output_tokens(index: pd.DatetimeIndex, cfg, utc_offset_h: float,
                               slice_minutes: int) -> np.ndarray:
     """Generated tokens of the interactive stream in each slice [tokens].
@@ -100,12 +110,7 @@ def daily_batch_jobs(index: pd.DatetimeIndex, interactive_out: np.ndarray, cfg,
     generated token.
     """
     per_day = int(round(1440 / slice_minutes))
-    hours = local_hours(index, utc_offset_h, slice_minutes) - slice_minutes / 120.0
-    # the slice that starts at the release hour, or the first after it where the UTC offset
-    # is not a whole number of slices (UTC+5:30 at 60 minutes: 00:30 local); 1e-9 h absorbs
-    # the rounding of slice starts that lie on the hour
-    after = np.mod(hours - cfg.release_local_hour + 1e-9, 24.0)
-    release = np.flatnonzero(after < slice_minutes / 60.0)
+    release = first_slices_at(index, utc_offset_h, slice_minutes, cfg.release_local_hour)
     cum = np.concatenate(([0.0], np.cumsum(interactive_out)))
     n = len(index)
     deadline_slices = int(round(cfg.deadline_h * 60 / slice_minutes))

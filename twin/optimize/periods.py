@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.workloads import local_hours
+from models.workloads import first_slices_at
 from twin.optimize.data import HorizonData
 
 
@@ -91,13 +91,11 @@ class TypicalDays:
 def local_day_start(start: pd.Timestamp, utc_offset_h: float, dt_h: float) -> int:
     """The slice of a horizon starting at ``start`` (UTC) at which the first local day begins:
     the first slice that starts at the site's local midnight (``utc_offset_h``: local standard
-    time, as the workload's), or that holds it where the offset is not a whole number of
-    slices."""
+    time), or the first after it where the offset is not a whole number of slices, as the
+    workload's days begin (:func:`models.workloads.first_slices_at`)."""
     minutes = round(dt_h * 60)
-    per_day = int(round(24.0 / dt_h))
-    index = pd.date_range(start, periods=per_day, freq=f"{minutes}min")
-    start_h = local_hours(index, utc_offset_h, minutes) - minutes / 120.0  # local start hour
-    return int(np.argmin(np.mod(-start_h, 24.0)))
+    index = pd.date_range(start, periods=int(round(24.0 / dt_h)), freq=f"{minutes}min")
+    return int(first_slices_at(index, utc_offset_h, minutes, 0.0)[0])
 
 
 def rigid_training(d: HorizonData) -> tuple[np.ndarray, np.ndarray]:

@@ -225,8 +225,9 @@ def test_local_day_start_is_the_sites_first_local_midnight():
     assert local_day_start(utc0 + pd.Timedelta(hours=3), -5.0, 1.0) == 2
     assert local_day_start(utc0, 0.0, 1.0) == 0
     assert local_day_start(utc0, 9.0, 0.5) == 30  # Tokyo: 15 h after 00:00 UTC
-    # India, 5.5 h: no hourly slice starts at local midnight; 18:00 UTC holds it
-    assert local_day_start(utc0, 5.5, 1.0) == 18
+    # India, 5.5 h: no hourly slice starts at local midnight; the day begins at 19:00 UTC,
+    # where its batch work is released
+    assert local_day_start(utc0, 5.5, 1.0) == 19
 
 
 def test_typical_days_begin_at_the_slice_given():
