@@ -131,6 +131,14 @@ def hourly_year(hourly) -> tuple[dict, SizingResult, float]:
             runs[0]["_result"], median_total_s)
 
 
+def reference_year(p) -> tuple[dict, float, float]:
+    """One solve of ``p``'s hourly year, the reference typical days are set against in the
+    same process: its record, the optimum [$/a] and its build and solve time [s]."""
+    year = solve_year(p, sizing.SIZING_SOLVER)
+    optimum = year.pop("_result")
+    return year, optimum.annual_cost, year["build_and_pass_s"] + year["highs_s"]
+
+
 def day_cut() -> dict:
     """Typical days cut at UTC midnight against the site's local midnight, on the scenarios
     of :data:`DAY_CUT`: the hourly year solved once (the reference), then K medoid typical days
@@ -138,11 +146,9 @@ def day_cut() -> dict:
     out = {}
     for name, ks in DAY_CUT:
         p = sizing_problem(load(SCENARIO.parent / f"{name}.yaml"), 0, 60, None)
-        year = solve_year(p, sizing.SIZING_SOLVER)
-        optimum = year.pop("_result")
-        chrono_s = year["build_and_pass_s"] + year["highs_s"]
+        year, optimum_usd, chrono_s = reference_year(p)
         out[name] = {"utc_offset_h": p.inp.utc_offset_h, "hourly_year": year, "typical_days": [
-            typical(p, k, "medoid", optimum.annual_cost, chrono_s, first_slice=first)
+            typical(p, k, "medoid", optimum_usd, chrono_s, first_slice=first)
             for k in ks for first in (0, None)]}
     return out
 
@@ -168,11 +174,8 @@ def only(part: str, hourly) -> None:
     elif part == "day_cut":
         last["day_cut"] = day_cut()
     else:
-        year = solve_year(hourly, sizing.SIZING_SOLVER)
-        optimum = year.pop("_result")
-        last["typical_days_against"] = year
-        last["typical_days"] = [typical(hourly, k, rep, optimum.annual_cost,
-                                        year["build_and_pass_s"] + year["highs_s"])
+        last["typical_days_against"], optimum_usd, chrono_s = reference_year(hourly)
+        last["typical_days"] = [typical(hourly, k, rep, optimum_usd, chrono_s)
                                 for k, rep in TYPICAL]
     record("sizing", last)
     print(json.dumps(last[part], indent=2))
