@@ -231,3 +231,25 @@ def test_size_for_the_strategy_raises_the_planned_target_by_each_shortfall(tmp_p
     assert fit["reached"] or len(rounds) == 4
     if len(rounds) > 1:  # a plan for a higher target costs more
         assert rounds[-1]["annual_cost"] > rounds[0]["annual_cost"]
+
+
+def test_console_entry_keeps_the_exit_code_and_freezes_what_is_alive(monkeypatch):
+    """``aidc-twin`` is :func:`twin.cli.main`: the app's own exit code, bad input included, and
+    every object alive at the end frozen out of the collector (the interpreter's teardown then
+    skips walking the imported modules)."""
+    import gc
+    import tomllib
+
+    from twin.cli import main
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["aidc-twin"] == "twin.cli:main"
+    monkeypatch.setattr(sys, "argv", ["aidc-twin", "run", "scenarios/does-not-exist.yaml"])
+    gc.unfreeze()
+    try:
+        with pytest.raises(SystemExit) as stop:
+            main()
+        assert stop.value.code == 2
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()

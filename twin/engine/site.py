@@ -202,7 +202,8 @@ class Site:
         posts. Its own is taken after whatever else happens at this instant, as a posted
         demand is."""
         if self.own_workload:
-            yield self.env.timeout(0)
+            if self.env.peek() <= self.env.now:  # something else happens now: after it
+                yield self.env.timeout(0)
             return Demand(tuple(self.releases.get(k, ())))
         return (yield self.demand.get())
 
