@@ -149,7 +149,9 @@ class Supply:
             raise ShortOfSupply(short)
         full = physics.it_energy_mwh(inter_j + load.work_j, load.idle_gpu_s, gpu) + load.moved_mwh
         unserved = (full - row.it_mwh) * nonit
-        row = self._backup(row, grid_mwh, lim, f)._replace(unserved_mwh=max(unserved, 0.0))
+        row = self._backup(row, grid_mwh, lim, f)
+        if unserved > 0.0:  # a row is built with none unserved
+            row = row._replace(unserved_mwh=unserved)
         bat = inp.battery
         if bat is not None:
             self.content_mwh += (bat.charge_efficiency * row.bess_charge_mwh
