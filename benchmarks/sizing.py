@@ -139,13 +139,15 @@ def reference_year(p) -> tuple[dict, float, float]:
     return year, optimum.annual_cost, year["build_and_pass_s"] + year["highs_s"]
 
 
-def day_cut() -> dict:
+def day_cut(hourly) -> dict:
     """Typical days cut at UTC midnight against the site's local midnight, on the scenarios
     of :data:`DAY_CUT`: the hourly year solved once (the reference), then K medoid typical days
-    each way, each plant checked over every day."""
+    each way, each plant checked over every day. ``hourly``: the default scenario's problem,
+    already built."""
     out = {}
     for name, ks in DAY_CUT:
-        p = sizing_problem(load(SCENARIO.parent / f"{name}.yaml"), 0, 60, None)
+        p = (hourly if name == SCENARIO.stem
+             else sizing_problem(load(SCENARIO.parent / f"{name}.yaml"), 0, 60, None))
         year, optimum_usd, chrono_s = reference_year(p)
         out[name] = {"utc_offset_h": p.inp.utc_offset_h, "hourly_year": year, "typical_days": [
             typical(p, k, "medoid", optimum_usd, chrono_s, first_slice=first)
@@ -172,7 +174,7 @@ def only(part: str, hourly) -> None:
         last["hourly_year_before"] = last["hourly_year"]
         last["hourly_year"] = hourly_year(hourly)[0]
     elif part == "day_cut":
-        last["day_cut"] = day_cut()
+        last["day_cut"] = day_cut(hourly)
     else:
         last["typical_days_against"], optimum_usd, chrono_s = reference_year(hourly)
         last["typical_days"] = [typical(hourly, k, rep, optimum_usd, chrono_s)
@@ -203,7 +205,7 @@ def main() -> None:
                     for k, rep in TYPICAL]
     quarter = _strip(solve_year(sizing_problem(scn, 0, 15, None),
                                 SolverSettings("hipo", time_limit_s=QUARTER_LIMIT_S)))
-    cut = day_cut()
+    cut = day_cut(hourly)
     path = record("sizing", {
         "what": __doc__.split("\n\n")[0], "target": TARGET,
         "hourly_year": year,

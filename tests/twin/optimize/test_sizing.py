@@ -215,7 +215,6 @@ def test_green_needed_on_dark_days_is_carried_across_days_by_hand():
     assert r.annual_cost >= full.annual_cost - 1e-6
 
 
-
 def test_local_day_start_is_the_sites_first_local_midnight():
     from twin.optimize.periods import local_day_start
 
@@ -257,6 +256,7 @@ def test_typical_days_begin_at_the_slice_given():
     assert np.flatnonzero(utc[1].release_gpu_s).tolist() == [5, 29]
     with pytest.raises(ValueError, match="first slice of a day = 24"):
         typical_days(d, pv, wind, 2, first_slice=24)
+
 
 def test_rigid_training_queues_for_the_pool():
     from twin.optimize.data import TrainingData
