@@ -32,6 +32,7 @@ from twin.fleet import (
     routing_frame,
     served_inputs,
 )
+from twin.gcpause import paused_gc
 from twin.inputs import SiteInputs, build_site_inputs
 from twin.invariants import check_all
 from twin.optimize.data import horizon_data
@@ -167,6 +168,7 @@ def check_run_options(scn: Scenario, name: str, objective: str | None,
         raise ScenarioError(f"gti_target = {gti_target}: must lie in (0, 1]")
 
 
+@paused_gc()
 def simulate(scn: Scenario, strategy: str | None = None, objective: str | None = None,
              gti_target: float | None = None,
              make: Callable[[StrategyOptions], Strategy] | None = None) -> RunResult:

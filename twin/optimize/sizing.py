@@ -32,6 +32,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.collections import ComponentMap
 
+from twin.gcpause import paused_gc
 from twin.optimize.data import HorizonData
 from twin.optimize.handles import (
     DeferrableHandle,
@@ -359,6 +360,7 @@ class Sizer:
     them end to end); ``fixed``: capacities held at a given :class:`Plant`, which makes the LP
     the plant's dispatch for the target."""
 
+    @paused_gc()
     def __init__(self, d: HorizonData, cf_pv, cf_wind, costs: SizingCosts, method: str,
                  target: float, solver: SolverSettings = SIZING_SOLVER,
                  periods: TypicalDays | None = None, fixed: Plant | None = None, **storage):
