@@ -24,8 +24,7 @@ import hashlib
 import io
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,22 +60,55 @@ class WeatherFile:
 
 
 class SiteLocation(pvlib.location.Location):
-    """A site's pvlib Location that computes the sun's position for given times and weather
-    once: the site's PV plant and the grid's reference plant run pvlib ModelChains on the same
-    weather (:func:`twin.inputs.build_site_inputs`), a ModelChain takes no precomputed
-    position, and pvlib's SPA takes about 0.28 s for a year of 15-minute slices."""
+    """A site's pvlib Location that computes the sun's position for given times once: the
+    weather's clear-sky shape (at the standard 12 degC), the site's PV plant and the grid's
+    reference plant (at the air temperature) all need it at the slices' midpoints
+    (:func:`twin.inputs.build_site_inputs`), a ModelChain takes no precomputed position, and
+    pvlib's SPA takes about 0.1 s for a year of 15-minute slices.
+
+    Only the atmospheric refraction depends on the air's pressure and temperature: for SPA
+    (``nrel_numpy``) the geometry is kept per times, and another pressure or temperature
+    recomputes ``apparent_elevation`` and ``apparent_zenith`` with pvlib's own SPA functions
+    (:func:`pvlib.spa.atmospheric_refraction_correction`), the same values pvlib returns."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._positions: dict[tuple, pd.DataFrame] = {}
+        self._geometry: dict[tuple, pd.DataFrame] = {}
 
     def get_solarposition(self, times, pressure=None, temperature=12, **kwargs):
-        key = (_fingerprint(times), _fingerprint(pressure), _fingerprint(temperature),
-               tuple(sorted((k, _fingerprint(v)) for k, v in kwargs.items())))
+        if pressure is None:  # as pvlib's Location does
+            pressure = pvlib.atmosphere.alt2pres(self.altitude)
+        kwargs.setdefault("method", "nrel_numpy")  # pvlib's default
+        where = (_fingerprint(times),
+                 tuple(sorted((k, _fingerprint(v)) for k, v in kwargs.items())))
+        key = (*where, _fingerprint(pressure), _fingerprint(temperature))
         if key not in self._positions:
-            self._positions[key] = super().get_solarposition(times, pressure, temperature,
-                                                             **kwargs)
+            spa = kwargs["method"] == "nrel_numpy"
+            if spa and where in self._geometry:
+                self._positions[key] = _refracted(self._geometry[where], pressure, temperature,
+                                                  kwargs.get("atmos_refract"))
+            else:
+                self._positions[key] = super().get_solarposition(times, pressure, temperature,
+                                                                 **kwargs)
+                if spa:
+                    self._geometry[where] = self._positions[key]
         return self._positions[key].copy()
+
+
+def _refracted(position: pd.DataFrame, pressure, temperature,
+               atmos_refract: float | None) -> pd.DataFrame:
+    """An SPA position with its refraction redone for another pressure [Pa] and temperature
+    [degC], as :func:`pvlib.solarposition.spa_python` computes it (millibar, refraction at
+    sunrise 0.5667 degrees unless given)."""
+    out = position.copy()
+    e0 = position["elevation"].to_numpy()
+    delta_e = pvlib.spa.atmospheric_refraction_correction(pressure / 100, temperature, e0,
+                                                          atmos_refract or 0.5667)
+    e = pvlib.spa.topocentric_elevation_angle(e0, delta_e)
+    out["apparent_elevation"] = np.asarray(e, dtype=float)
+    out["apparent_zenith"] = np.asarray(pvlib.spa.topocentric_zenith_angle(e), dtype=float)
+    return out
 
 
 def _fingerprint(value) -> tuple:
@@ -100,12 +132,15 @@ class SiteWeather:
     altitude_m: float
     utc_offset_h: float
     source: str
+    #: The site for pvlib, one object per weather and kept by ``replace`` (so the sun is
+    #: computed once); made from the coordinates when not given.
+    location: SiteLocation | None = field(default=None, compare=False, repr=False)
 
-    @cached_property
-    def location(self) -> SiteLocation:
-        """The site for pvlib, one object per weather (so the sun is computed once)."""
-        return SiteLocation(self.latitude_deg, self.longitude_deg, tz="UTC",
-                            altitude=self.altitude_m, name=self.source)
+    def __post_init__(self):
+        if self.location is None:
+            object.__setattr__(self, "location", SiteLocation(
+                self.latitude_deg, self.longitude_deg, tz="UTC", altitude=self.altitude_m,
+                name=self.source))
 
 
 def resolve_data_path(file: str, base_dir: Path) -> Path:
@@ -145,11 +180,16 @@ def _frame(data: pd.DataFrame, pressure_scale: float = 1.0) -> pd.DataFrame:
 
 
 def read_tmy3(path: Path, year: int) -> WeatherFile:
-    """NSRDB TMY3: hour-ending local standard time, pressure in mbar."""
-    data, meta = pvlib.iotools.read_tmy3(_text(path), coerce_year=year, map_variables=True)
+    """NSRDB TMY3: hour-ending local standard time, pressure in mbar.
+
+    The months are moved onto ``year`` here, as for every typical year (:func:`_coerce_index`),
+    rather than by pvlib's ``coerce_year``, which replaces the year of each timestamp in a
+    Python loop (15 ms of the file's 77 ms): onto ``year``, back one hour (hour-ending ->
+    interval start), and the first hour, now in the year before, onto ``year`` again (it is
+    31 December's last hour of a typical year)."""
+    data, meta = pvlib.iotools.read_tmy3(_text(path), map_variables=True)
     frame = _frame(data, 100.0)
-    frame.index = frame.index - pd.Timedelta(hours=1)  # hour-ending -> interval start
-    frame.index = _coerce_index(frame.index, year)  # the first row moved back into Dec 31
+    frame.index = _coerce_index(_coerce_index(frame.index, year) - pd.Timedelta(hours=1), year)
     name = f"{str(meta.get('Name', path.stem)).strip(chr(34))}, {meta.get('State', '')}"
     return WeatherFile(frame, 60, float(meta["latitude"]), float(meta["longitude"]),
                        float(meta["altitude"]), float(meta["TZ"]), name, True)

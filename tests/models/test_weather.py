@@ -3,6 +3,7 @@ slices with each interval's irradiance energy conserved."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,29 @@ def test_tmy3_hour_ending_becomes_interval_start_in_utc():
         raw["Dry-bulb (C)"].iloc[0]
 
 
+def test_tmy3_months_from_other_years_land_on_the_scenario_year(tmp_path):
+    # a typical year's February from a leap year (its 28 February 24:00 is 29 February 00:00
+    # there) and its December from another year: every hour lands once on the scenario's year
+    src = weather.resolve_data_path("pvlib:723170TYA.CSV", Path("."))
+    lines = src.read_text().splitlines()
+    rows = []
+    for line in lines[2:]:
+        day, rest = line.split(",", 1)
+        month, dom, _ = day.split("/")
+        source_year = {"02": "2004", "12": "1999"}.get(month, "1991")
+        rows.append(f"{month}/{dom}/{source_year},{rest}")
+    path = tmp_path / "mixed_TYA.CSV"
+    path.write_text("\n".join([*lines[:2], *rows]) + "\n")
+    frame = weather.read_tmy3(path, 2023).frame
+    local = pd.date_range("2023-01-01 00:00", periods=8760, freq="h", tz=frame.index.tz)
+    assert frame.index.equals(local)
+    raw = pd.read_csv(path, skiprows=1)
+    for stamp, label in (("2023-02-28 23:00", "02/28/2004"), ("2023-12-31 23:00", "12/31/1999")):
+        hour_ending_24 = raw[(raw["Date (MM/DD/YYYY)"] == label) & (raw["Time (HH:MM)"] == "24:00")]
+        assert frame.loc[pd.Timestamp(stamp, tz=frame.index.tz), "temp_air"] == \
+            hour_ending_24["Dry-bulb (C)"].iloc[0]
+
+
 def test_pvgis_csv_and_epw_give_the_same_year():
     a = weather.load_site_weather(PVGIS_CSV, "pvgis_tmy", 2023, Path("."), 60).frame
     b = weather.load_site_weather(PVGIS_EPW, "pvgis_tmy", 2023, Path("."), 60).frame
@@ -98,9 +122,10 @@ def test_bad_weather_input_is_named(tmp_path):
         weather.load_site_weather(p.file, p.format, 2022, Path("."), 15)
 
 
-def test_a_sites_location_computes_the_sun_once_for_the_same_times_and_weather(monkeypatch):
-    # the site's PV and the grid's reference PV run ModelChains on the same weather: pvlib's
-    # SPA (0.28 s a year at 15 minutes) runs once for them, and gives what pvlib gives
+def test_a_sites_location_computes_the_sun_once_for_the_same_times(monkeypatch):
+    # the weather's clear-sky shape (12 degC), the site's PV and the grid's reference PV (the
+    # air temperature) need the sun at the same instants: pvlib's SPA runs once for them, and
+    # each gets exactly what pvlib gives for its pressure and temperature
     import pvlib
 
     calls = []
@@ -112,24 +137,39 @@ def test_a_sites_location_computes_the_sun_once_for_the_same_times_and_weather(m
 
     monkeypatch.setattr(pvlib.solarposition, "get_solarposition", counting)
     site = weather.SiteLocation(36.1, -79.9, tz="UTC", altitude=270.0)
+    plain = pvlib.location.Location(36.1, -79.9, tz="UTC", altitude=270.0)
     times = pd.date_range("2018-06-01 00:07:30", periods=96, freq="15min", tz="UTC")
-    temp = pd.Series(np.linspace(10.0, 30.0, 96), index=times)
+    temp = pd.Series(np.linspace(-20.0, 40.0, 96), index=times)
     first = site.get_solarposition(times, temperature=temp, method="nrel_numpy")
     first["zenith"] = 0.0  # a caller that changes its copy changes nothing kept
     again = site.get_solarposition(times, temperature=temp.copy(), method="nrel_numpy")
     assert len(calls) == 1
-    plain = pvlib.location.Location(36.1, -79.9, tz="UTC", altitude=270.0)
     pd.testing.assert_frame_equal(
-        again, plain.get_solarposition(times, temperature=temp, method="nrel_numpy"))
-    # other weather, other times or another method: computed again
-    site.get_solarposition(times, temperature=temp + 1.0, method="nrel_numpy")
+        again, plain.get_solarposition(times, temperature=temp, method="nrel_numpy"),
+        check_exact=True)
+    # another temperature or pressure at the same instants: the refraction only, as pvlib
+    # computes it (the clear-sky call passes no method and the standard 12 degC)
+    for kwargs in ({"temperature": temp + 1.0, "method": "nrel_numpy"}, {},
+                   {"pressure": 80000.0, "temperature": 35.0}):
+        before = len(calls)
+        ours = site.get_solarposition(times, **kwargs)
+        assert len(calls) == before
+        pd.testing.assert_frame_equal(ours, plain.get_solarposition(times, **kwargs),
+                                      check_exact=True)
+    refracted = site.get_solarposition(times, temperature=temp + 30.0)
+    assert not np.array_equal(refracted["apparent_zenith"], again["apparent_zenith"])
+    np.testing.assert_array_equal(refracted["zenith"], again["zenith"])
+    # other times or another method: computed again
+    n = len(calls)
     site.get_solarposition(times + pd.Timedelta(minutes=15), temperature=temp,
                            method="nrel_numpy")
     site.get_solarposition(times, temperature=temp, method="ephemeris")
-    assert len(calls) == 1 + 1 + 3  # the first, the plain Location's and the three above
+    assert len(calls) == n + 2
 
 
 def test_a_site_weathers_location_is_one_object():
     w = weather.SiteWeather(pd.DataFrame(), 36.1, -79.9, 270.0, -5.0, "test")
     assert w.location is w.location
+    # the weather resampled to slices keeps it: the clear-sky shape's sun serves the PV plants
+    assert dataclasses.replace(w, frame=pd.DataFrame({"ghi": [0.0]})).location is w.location
     assert isinstance(w.location, weather.SiteLocation) and w.location.altitude == 270.0
