@@ -118,3 +118,17 @@ def test_a_user_network_with_its_own_loads_is_refused(tmp_path):
     pp.to_json(net, str(path))
     with pytest.raises(ValueError, match="the load table holds 1 elements"):
         load_network(NetworkConfig(json_file=str(path)), tmp_path)
+
+
+def test_radial_networks_share_nothing_with_each_other():
+    # each starts from one empty network made per process: a copy, so changing one network
+    # (pandapower writes results and elements into its tables) leaves the next as built
+    from models.network import radial_network
+
+    first = radial_network(CFG)
+    pp.create_load(first, 1, p_mw=5.0, name="a neighbour")
+    first.bus.loc[0, "vn_kv"] = 1.0
+    second = radial_network(CFG)
+    assert len(second.load) == 0 and second.bus.loc[0, "vn_kv"] == CFG.voltage_kv
+    assert len(second.bus) == 3 and len(second.line) == 2 and len(second.trafo) == 1
+    assert second.name == "aidc-twin radial connection" and second.sn_mva == 100.0
