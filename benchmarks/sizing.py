@@ -19,6 +19,12 @@ Recorded (HiGHS 1.15 through highspy; HiPO from highspy-extras):
   (``first_slice`` 0) against the site's local midnight, each against its scenario's hourly
   year solved once in the same process.
 
+Each timed build and solve starts after a garbage collection: a Pyomo model is full of
+reference cycles, so the previous solve's model is left to the cyclic collector, which would
+otherwise run in the middle of the next measurement (a year's model: 1.6 million objects,
+0.8 s to collect; 48 typical days built in 1.47 s with it pending, 0.47 s without) where a
+fresh ``aidc-twin size`` has nothing to collect.
+
 ``--only PART`` (``hourly_year``, ``typical_days`` or ``day_cut``) measures that part alone and
 keeps the rest; typical days alone are set against one solve of the hourly year in the same
 process (``typical_days_against``), run first.
@@ -26,6 +32,7 @@ process (``typical_days_against``), run first.
 
 from __future__ import annotations
 
+import gc
 import statistics
 import sys
 import time
@@ -82,6 +89,7 @@ def solve_year(p, solver: SolverSettings, removed_rows: bool = False) -> dict:
     if removed_rows:
         sizing.build_sizing_model = _with_removed_rows(build)
     try:
+        gc.collect()  # the last solve's model is cyclic garbage: not this one's time
         t0 = time.perf_counter()
         s, _ = p.sizer("slice", TARGET, solver)
         built = time.perf_counter() - t0
@@ -98,6 +106,7 @@ def typical(p, k: int, representation: str, optimum_usd: float, chrono_s: float,
             first_slice: int | None = None) -> dict:
     """K typical days (from the site's local midnight, or from slice ``first_slice`` of each
     day), the plant checked over every day, against the chronological optimum."""
+    gc.collect()  # as a fresh command starts: no earlier model's garbage left to collect
     t0 = time.perf_counter()
     s, tp = p.sizer("slice", TARGET, sizing.SIZING_SOLVER, typical=k,
                     representation=representation, first_slice=first_slice)
