@@ -157,7 +157,8 @@ class Site:
         self.in_slice = False
         self.running: _Running | None = None  # the slice being run
         self.ems_process = env.process(self.ems())
-        if inp.events.any:
+        self.guarded = inp.events.any  # the EMS guards its setpoints where events happen
+        if self.guarded:
             EventProcesses(env, self.avail, self.log, self.settle_now, self.interrupt,
                            self.dr_baseline)
 
@@ -237,7 +238,7 @@ class Site:
         start. Returns the slice's meter row."""
         env, end = self.env, t0 + self.inp.slice_s
         cur = self.running = _Running(k, t0, obs, sp, [])
-        guarded = self.inp.events.any
+        guarded = self.guarded
         while True:
             cur.sp = self.guard(k, obs, sp) if guarded else sp
             for ts in self.here():

@@ -20,7 +20,7 @@ through this).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,10 +36,10 @@ from twin.inputs import SiteInputs
 HOLD_AHEAD_S = 24 * 3600.0
 
 
-@dataclass(frozen=True)
-class PartLoad:
+class PartLoad(NamedTuple):
     """The load of a part of a slice: interactive and other (batch, training) GPU energy [J],
-    idle GPU time [GPU-s] and the IT energy of data moved [MWh]."""
+    idle GPU time [GPU-s] and the IT energy of data moved [MWh] (a named tuple: one is made
+    every slice)."""
 
     inter_j: float
     work_j: float
@@ -76,7 +76,10 @@ class Supply:
         self.genset_mwh = self.ups_mwh = self.fuel_l = self.below_floor_h = 0.0
         self.shed_tokens_in = np.zeros(inp.n)
         self.shed_tokens_out = np.zeros(inp.n)
-        self.grid_up = np.zeros(inp.n)  # share of each slice the grid was up [fraction]
+        self.grid_up = [0.0] * inp.n  # share of each slice the grid was up [fraction]
+        # the last limits computed, and what they were computed for: the EMS's view and the
+        # slice's settlement ask for the same ones when nothing happens in between
+        self._limits: tuple | None = None
         self.dr: dict = {}  # demand-response call -> [baseline MW, import in its window MWh]
 
     def start_slice(self, soc_mwh: float) -> None:
@@ -85,14 +88,21 @@ class Supply:
 
     def bus_limits(self, k: int, f: float) -> physics.BusLimits:
         """What the bus can draw on over share ``f`` of slice ``k`` in the state now [MWh]."""
+        now, content = self.avail.now, self.content_mwh
+        last = self._limits
+        if last is not None and last[0] == k and last[1] == f and last[2] is now \
+                and last[3] == content:
+            return last[4]
         inp = self.inp
-        pv, wind, battery, import_mw, export_mw = self.avail.now
+        pv, wind, battery, import_mw, export_mw = now
         h = inp.dt_h * f
         charge = discharge = 0.0
         if inp.battery is not None:
-            charge, discharge = part_limits_mwh(self.content_mwh, inp.battery, h, battery)
-        return physics.BusLimits(self.pv_mwh[k] * f * pv, self.wind_mwh[k] * f * wind, charge,
-                                 discharge, import_mw * h, export_mw * h)
+            charge, discharge = part_limits_mwh(content, inp.battery, h, battery)
+        lim = physics.BusLimits(self.pv_mwh[k] * f * pv, self.wind_mwh[k] * f * wind, charge,
+                                discharge, import_mw * h, export_mw * h)
+        self._limits = (k, f, now, content, lim)
+        return lim
 
     def backup_mwh(self, hours: float) -> float:
         """Backup energy the bus may draw over ``hours`` now: any while the UPS carries the
@@ -279,4 +289,4 @@ class Supply:
                 * (b.emission_kg_per_mwh if b else 0.0),
                 "shed_tokens_in": float(self.shed_tokens_in.sum()),
                 "shed_tokens_out": float(self.shed_tokens_out.sum()),
-                "demand_response": calls, "grid_up_fraction": self.grid_up}
+                "demand_response": calls, "grid_up_fraction": np.asarray(self.grid_up)}
