@@ -8,7 +8,10 @@ for the year's core (``wall_s``: inputs, simulation, power flows, scoring) and f
 ``aidc-twin run`` command (``command_s``: imports, the run, the report and the run folder).
 Each process runs ``REPEATS`` years; ``core_s_first_in_process_*`` is the median of the first
 of them, the one year a single command runs (later ones reuse what a process makes once, such
-as the connection's empty pandapower network).
+as the connection's empty pandapower network). A run pauses the cyclic garbage collector
+(:mod:`twin.gcpause`), which leaves its cycles to be collected after it:
+``core_with_collection_s_*`` adds a full collection after each run (the run still alive), so
+that code with and without the pause is compared with all of its collecting counted.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ STAGES = ("inputs_s", "simulate_s", "power_flow_s", "score_s")
 ROUNDS = 2
 #: Times one year with whatever ``twin`` is first on the path; prints its timings as JSON.
 _ONE_TREE = """
-import json, sys, time
+import gc, json, sys, time
 from pathlib import Path
 from twin.run import simulate
 from twin.scenario import load
@@ -45,9 +48,12 @@ for _ in range(int(sys.argv[2])):
     t0 = time.perf_counter()
     res = simulate(scn)
     wall = time.perf_counter() - t0
+    gc.collect()  # the cycles the run left, collected before the next (the run is alive)
+    collected = time.perf_counter() - t0
     t = res.summary["timings_s"]
     runs.append({"inputs_s": t["inputs_s"], "simulate_s": t["simulate_s"],
-                 "power_flow_s": t["power_flow_s"], "score_s": t["score_s"], "wall_s": wall})
+                 "power_flow_s": t["power_flow_s"], "score_s": t["score_s"], "wall_s": wall,
+                 "wall_with_collection_s": collected})
 print(json.dumps(runs))
 """
 
@@ -111,6 +117,8 @@ def before_after(rev: str) -> dict:
             "core_s_after": round(a["wall_s"], 3),
             "core_s_first_in_process_before": first(before),
             "core_s_first_in_process_after": first(after),
+            "core_with_collection_s_before": b["wall_with_collection_s"],
+            "core_with_collection_s_after": a["wall_with_collection_s"],
             "after_over_before": round(a["wall_s"] / b["wall_s"], 3),
             "command_s_before": b["command_s"], "command_s_after": a["command_s"],
             "command_after_over_before": round(a["command_s"] / b["command_s"], 3)}
