@@ -77,9 +77,11 @@ class Supply:
         self.shed_tokens_in = np.zeros(inp.n)
         self.shed_tokens_out = np.zeros(inp.n)
         self.grid_up = [0.0] * inp.n  # share of each slice the grid was up [fraction]
-        # the last limits computed, and what they were computed for: the EMS's view and the
-        # slice's settlement ask for the same ones when nothing happens in between
-        self._limits: tuple | None = None
+        # the last limits computed and what they are a function of (slice, share, the state in
+        # service, the battery's content): the EMS's view and the slice's settlement ask for
+        # the same ones when nothing happens in between
+        self._limits_of: tuple | None = None
+        self._limits: physics.BusLimits | None = None
         self.dr: dict = {}  # demand-response call -> [baseline MW, import in its window MWh]
 
     def start_slice(self, soc_mwh: float) -> None:
@@ -88,21 +90,19 @@ class Supply:
 
     def bus_limits(self, k: int, f: float) -> physics.BusLimits:
         """What the bus can draw on over share ``f`` of slice ``k`` in the state now [MWh]."""
-        now, content = self.avail.now, self.content_mwh
-        last = self._limits
-        if last is not None and last[0] == k and last[1] == f and last[2] is now \
-                and last[3] == content:
-            return last[4]
+        of = (k, f, self.avail.now, self.content_mwh)
+        if of == self._limits_of:
+            return self._limits
         inp = self.inp
-        pv, wind, battery, import_mw, export_mw = now
+        pv, wind, battery, import_mw, export_mw = self.avail.now
         h = inp.dt_h * f
         charge = discharge = 0.0
         if inp.battery is not None:
-            charge, discharge = part_limits_mwh(content, inp.battery, h, battery)
-        lim = physics.BusLimits(self.pv_mwh[k] * f * pv, self.wind_mwh[k] * f * wind, charge,
-                                discharge, import_mw * h, export_mw * h)
-        self._limits = (k, f, now, content, lim)
-        return lim
+            charge, discharge = part_limits_mwh(self.content_mwh, inp.battery, h, battery)
+        self._limits_of = of
+        self._limits = physics.BusLimits(self.pv_mwh[k] * f * pv, self.wind_mwh[k] * f * wind,
+                                         charge, discharge, import_mw * h, export_mw * h)
+        return self._limits
 
     def backup_mwh(self, hours: float) -> float:
         """Backup energy the bus may draw over ``hours`` now: any while the UPS carries the
